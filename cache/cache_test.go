@@ -1,0 +1,323 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/internal/testredis"
+)
+
+type backend struct {
+	name string
+	new  func(t *testing.T) cache.Cache
+}
+
+func backends() []backend {
+	return []backend{
+		{"memory", func(t *testing.T) cache.Cache {
+			return cache.NewMemory(cache.MemoryConfig{MaxBytes: 1 << 20})
+		}},
+		{"redis", func(t *testing.T) cache.Cache {
+			srv := testredis.Start(t)
+			c, err := cache.NewRedisClient(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			return cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "test:"})
+		}},
+	}
+}
+
+// TestCacheContract runs the documented semantics against every backend.
+func TestCacheContract(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := b.new(t)
+			ctx := context.Background()
+
+			if v, found, err := c.Get(ctx, "absent"); found || err != nil || v != nil {
+				t.Fatalf("Get(absent): got %q, %v, %v, want nil, false, nil", v, found, err)
+			}
+			if err := c.Delete(ctx, "absent"); err != nil {
+				t.Fatalf("Delete(absent): got %v, want nil", err)
+			}
+			if err := c.Set(ctx, "k", []byte("v1"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if v, found, err := c.Get(ctx, "k"); !found || err != nil || string(v) != "v1" {
+				t.Fatalf("Get(k): got %q, %v, %v, want v1, true, nil", v, found, err)
+			}
+			if err := c.Set(ctx, "k", []byte("v2"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if v, _, _ := c.Get(ctx, "k"); string(v) != "v2" {
+				t.Fatalf("overwrite: got %q, want v2", v)
+			}
+			bin := []byte{0, 1, 2, 255, '\n'}
+			if err := c.Set(ctx, "bin", bin, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if v, _, _ := c.Get(ctx, "bin"); !bytes.Equal(v, bin) {
+				t.Fatalf("binary: got %v, want %v", v, bin)
+			}
+			got, err := c.GetMulti(ctx, []string{"k", "absent", "bin"})
+			if err != nil || len(got) != 3 || string(got[0]) != "v2" || got[1] != nil || !bytes.Equal(got[2], bin) {
+				t.Fatalf("GetMulti: got %q, %v", got, err)
+			}
+			if err := c.Delete(ctx, "k", "bin"); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, _ := c.Get(ctx, "k"); found {
+				t.Fatal("Get after Delete: found, want miss")
+			}
+			for _, k := range []string{"p:1", "p:2", "p*:3", "q:1"} {
+				if err := c.Set(ctx, k, []byte(k), time.Minute); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.DeletePrefix(ctx, "p:"); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range map[string]bool{"p:1": false, "p:2": false, "p*:3": true, "q:1": true} {
+				if _, found, _ := c.Get(ctx, k); found != want {
+					t.Errorf("after DeletePrefix(p:), %s found: got %v, want %v", k, found, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCacheConcurrent hammers each backend from many goroutines; run with
+// -race it proves the memory cache's locking.
+func TestCacheConcurrent(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := b.new(t)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 200 {
+						k := fmt.Sprintf("k%d", i%17)
+						if i%3 == 0 {
+							_ = c.Set(ctx, k, []byte(k), time.Minute)
+						} else if v, found, err := c.Get(ctx, k); err != nil || (found && string(v) != k) {
+							t.Errorf("goroutine %d: Get(%s) = %q, %v, %v", g, k, v, found, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+func TestMemoryTTL(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := cache.NewMemory(cache.MemoryConfig{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	_ = m.Set(ctx, "short", []byte("x"), time.Second)
+	_ = m.Set(ctx, "long", []byte("y"), time.Hour)
+	now = now.Add(2 * time.Second)
+	if _, found, _ := m.Get(ctx, "short"); found {
+		t.Error("short-lived entry still found after its TTL")
+	}
+	if _, found, _ := m.Get(ctx, "long"); !found {
+		t.Error("long-lived entry missing before its TTL")
+	}
+	if d, ok := m.TTL("long"); !ok || d != time.Hour-2*time.Second {
+		t.Errorf("TTL(long): got %v, %v, want %v, true", d, ok, time.Hour-2*time.Second)
+	}
+}
+
+func TestMemoryLRUBudget(t *testing.T) {
+	const budget = 10_000
+	m := cache.NewMemory(cache.MemoryConfig{MaxBytes: budget})
+	ctx := context.Background()
+	val := make([]byte, 1000)
+	for i := range 50 {
+		_ = m.Set(ctx, fmt.Sprintf("k%02d", i), val, time.Minute)
+		if i == 5 {
+			_, _, _ = m.Get(ctx, "k00") // keep k00 recently used
+		}
+		_, _, _ = m.Get(ctx, "k00")
+		if s := m.Stats(); s.Bytes > budget {
+			t.Fatalf("after %d sets: %d bytes, budget %d", i+1, s.Bytes, budget)
+		}
+	}
+	s := m.Stats()
+	if s.Evictions == 0 {
+		t.Errorf("evictions: got 0, want > 0")
+	}
+	if _, found, _ := m.Get(ctx, "k00"); !found {
+		t.Error("recently used k00 was evicted before older entries")
+	}
+	if _, found, _ := m.Get(ctx, "k01"); found {
+		t.Error("least recently used k01 survived")
+	}
+	if _, found, _ := m.Get(ctx, "k49"); !found {
+		t.Error("newest entry k49 missing")
+	}
+	// A value bigger than the whole budget is refused rather than
+	// flushing everything else.
+	_ = m.Set(ctx, "huge", make([]byte, 2*budget), time.Minute)
+	if _, found, _ := m.Get(ctx, "huge"); found {
+		t.Error("value larger than the budget was stored")
+	}
+	if _, found, _ := m.Get(ctx, "k49"); !found {
+		t.Error("oversized Set evicted other entries")
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		in      string
+		def     cache.Mode
+		want    cache.Mode
+		wantErr bool
+	}{
+		{"none", cache.ModeMemory, cache.ModeNone, false},
+		{"false", cache.ModeMemory, cache.ModeNone, false},
+		{"off", cache.ModeRedis, cache.ModeNone, false},
+		{"0", cache.ModeRedis, cache.ModeNone, false},
+		{"memory", cache.ModeNone, cache.ModeMemory, false},
+		{" Redis ", cache.ModeNone, cache.ModeRedis, false},
+		{"true", cache.ModeMemory, cache.ModeMemory, false},
+		{"on", cache.ModeRedis, cache.ModeRedis, false},
+		{"1", cache.ModeRedis, cache.ModeRedis, false},
+		{"", cache.ModeMemory, cache.ModeNone, true},
+		{"memcached", cache.ModeMemory, cache.ModeNone, true},
+		{"2", cache.ModeMemory, cache.ModeNone, true},
+		{"\xff", cache.ModeMemory, cache.ModeNone, true},
+	}
+	for _, tt := range tests {
+		got, err := cache.ParseMode(tt.in, tt.def)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseMode(%q, %v): got %v, %v, want %v, err=%v", tt.in, tt.def, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestGenerations(t *testing.T) {
+	srv := testredis.Start(t)
+	client, err := cache.NewRedisClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	for name, g := range map[string]cache.Gens{
+		"memory": cache.NewMemoryGens(),
+		"redis":  cache.NewRedisGens(client, "test:"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b := make([]int64, 2), make([]int64, 2)
+			if err := g.Get(ctx, []string{"x", "y"}, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Bump(ctx, "x"); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Get(ctx, []string{"x", "y"}, b); err != nil {
+				t.Fatal(err)
+			}
+			if b[0] == a[0] {
+				t.Errorf("x after Bump: got %d, want a new value", b[0])
+			}
+			if b[1] != a[1] {
+				t.Errorf("y after bumping x: got %d, want %d", b[1], a[1])
+			}
+		})
+	}
+}
+
+// TestRedisGensReplay proves an invalidation made while Redis is down is
+// applied before Redis-mode reads are trusted again.
+func TestRedisGensReplay(t *testing.T) {
+	srv := testredis.Start(t)
+	client, err := cache.NewRedisClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	g := cache.NewRedisGens(client, "test:")
+	before := make([]int64, 1)
+	if err := g.Get(ctx, []string{"list"}, before); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if err := g.Bump(ctx, "list"); err == nil {
+		t.Fatal("Bump with Redis down: got nil error, want failure")
+	}
+	if g.Pending() != 1 {
+		t.Fatalf("pending: got %d, want 1", g.Pending())
+	}
+	if err := g.Get(ctx, []string{"list"}, before); err == nil {
+		t.Fatal("Get with Redis down and a pending bump: got nil error")
+	}
+	// Redis returns empty, so the old value is gone too; the replayed
+	// bump must still land before any read succeeds.
+	srv.Restart()
+	after := make([]int64, 1)
+	// The client's pool backs off after failed dials; allow it to notice
+	// the server is back.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := g.Get(ctx, []string{"list"}, after)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get after Redis restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if g.Pending() != 0 {
+		t.Errorf("pending after recovery: got %d, want 0", g.Pending())
+	}
+	if after[0] == before[0] {
+		t.Errorf("generation after recovery: got %d, want different from %d", after[0], before[0])
+	}
+}
+
+func TestEmbedded(t *testing.T) {
+	e, err := cache.StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	client, err := cache.NewRedisClient(e.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	r := cache.NewRedis(cache.RedisConfig{Client: client, Label: "Redis (embedded)"})
+	ctx := context.Background()
+	if err := r.Set(ctx, "k", []byte("v"), 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := r.Get(ctx, "k"); !found || err != nil || string(v) != "v" {
+		t.Fatalf("Get: got %q, %v, %v", v, found, err)
+	}
+	// The embedded server's clock is kept moving, so TTLs expire.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if _, found, _ := r.Get(ctx, "k"); !found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("key with 300ms TTL still present after 3s on the embedded server")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

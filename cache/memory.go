@@ -1,0 +1,235 @@
+package cache
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// entryOverhead approximates the bookkeeping bytes of one entry (map slot,
+// list links, timestamps) so the byte budget bounds real memory, not just
+// payload: a flood of tiny entries must not escape the budget.
+const entryOverhead = 96
+
+// Memory is an in-process LRU cache bounded by a byte budget, with per-entry
+// TTL. It is safe for concurrent use. Expired entries are dropped lazily on
+// access and by eviction, so no background goroutine is needed.
+type Memory struct {
+	mu       sync.Mutex
+	items    map[string]*memEntry
+	head     memEntry // sentinel: head.next is most recently used
+	bytes    int64
+	maxBytes int64
+	ttl      time.Duration
+	now      func() time.Time
+
+	hits, misses, sets, deletes, evictions atomic.Uint64
+}
+
+type memEntry struct {
+	key        string
+	value      []byte
+	expires    int64 // unix nanos; 0 never
+	size       int64
+	prev, next *memEntry
+}
+
+var _ Cache = (*Memory)(nil)
+
+// MemoryConfig configures NewMemory.
+type MemoryConfig struct {
+	// MaxBytes bounds keys+values+overhead; least recently used entries
+	// are evicted past it. Default 64 MiB.
+	MaxBytes int64
+	// DefaultTTL applies when Set is called with ttl <= 0. Default 5m.
+	DefaultTTL time.Duration
+	// Now is the clock, replaceable in tests. Default time.Now.
+	Now func() time.Time
+}
+
+// NewMemory returns an empty memory cache.
+func NewMemory(cfg MemoryConfig) *Memory {
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 64 << 20
+	}
+	if cfg.DefaultTTL <= 0 {
+		cfg.DefaultTTL = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Memory{items: make(map[string]*memEntry), maxBytes: cfg.MaxBytes, ttl: cfg.DefaultTTL, now: cfg.Now}
+	m.head.next, m.head.prev = &m.head, &m.head
+	return m
+}
+
+// Name implements Cache.
+func (m *Memory) Name() string { return "memory" }
+
+// Get implements Cache. The returned slice is the stored one: read-only.
+func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
+	m.mu.Lock()
+	v, ok := m.getLocked(key)
+	m.mu.Unlock()
+	if ok {
+		m.hits.Add(1)
+	} else {
+		m.misses.Add(1)
+	}
+	return v, ok, nil
+}
+
+func (m *Memory) getLocked(key string) ([]byte, bool) {
+	e := m.items[key]
+	if e == nil {
+		return nil, false
+	}
+	if e.expires != 0 && m.now().UnixNano() >= e.expires {
+		m.removeLocked(e)
+		return nil, false
+	}
+	m.moveToFront(e)
+	return e.value, true
+}
+
+// GetMulti implements Cache.
+func (m *Memory) GetMulti(_ context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	var hits, misses uint64
+	m.mu.Lock()
+	for i, k := range keys {
+		if v, ok := m.getLocked(k); ok {
+			out[i] = v
+			hits++
+		} else {
+			misses++
+		}
+	}
+	m.mu.Unlock()
+	m.hits.Add(hits)
+	m.misses.Add(misses)
+	return out, nil
+}
+
+// TTL returns how long key has left, and whether it is present.
+func (m *Memory) TTL(key string) (time.Duration, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.items[key]
+	if e == nil {
+		return 0, false
+	}
+	if e.expires == 0 {
+		return -1, true
+	}
+	left := time.Duration(e.expires - m.now().UnixNano())
+	if left <= 0 {
+		m.removeLocked(e)
+		return 0, false
+	}
+	return left, true
+}
+
+// Set implements Cache. A value larger than the whole budget is not stored.
+func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		ttl = m.ttl
+	}
+	size := int64(len(key)+len(value)) + entryOverhead
+	if size > m.maxBytes {
+		return nil
+	}
+	exp := m.now().Add(ttl).UnixNano()
+	m.sets.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.items[key]; e != nil {
+		m.bytes += size - e.size
+		e.value, e.expires, e.size = value, exp, size
+		m.moveToFront(e)
+	} else {
+		e := &memEntry{key: key, value: value, expires: exp, size: size}
+		m.items[key] = e
+		m.bytes += size
+		m.pushFront(e)
+	}
+	for m.bytes > m.maxBytes && m.head.prev != &m.head {
+		m.removeLocked(m.head.prev)
+		m.evictions.Add(1)
+	}
+	return nil
+}
+
+// Delete implements Cache.
+func (m *Memory) Delete(_ context.Context, keys ...string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		if e := m.items[k]; e != nil {
+			m.removeLocked(e)
+			m.deletes.Add(1)
+		}
+	}
+	return nil
+}
+
+// DeletePrefix implements Cache. It walks the whole map under the lock,
+// which is fine for a bounded in-process cache.
+func (m *Memory) DeletePrefix(_ context.Context, prefix string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, e := range m.items {
+		if strings.HasPrefix(k, prefix) {
+			m.removeLocked(e)
+			m.deletes.Add(1)
+		}
+	}
+	return nil
+}
+
+// Clear removes every entry and resets the counters.
+func (m *Memory) Clear() {
+	m.mu.Lock()
+	m.items = make(map[string]*memEntry)
+	m.head.next, m.head.prev = &m.head, &m.head
+	m.bytes = 0
+	m.mu.Unlock()
+	for _, c := range []*atomic.Uint64{&m.hits, &m.misses, &m.sets, &m.deletes, &m.evictions} {
+		c.Store(0)
+	}
+}
+
+// Stats returns the counters and current size.
+func (m *Memory) Stats() Stats {
+	m.mu.Lock()
+	n, b := len(m.items), m.bytes
+	m.mu.Unlock()
+	return Stats{
+		Hits: m.hits.Load(), Misses: m.misses.Load(), Sets: m.sets.Load(),
+		Deletes: m.deletes.Load(), Evictions: m.evictions.Load(),
+		Entries: n, Bytes: b, MaxBytes: m.maxBytes,
+	}
+}
+
+func (m *Memory) removeLocked(e *memEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	delete(m.items, e.key)
+	m.bytes -= e.size
+}
+
+func (m *Memory) pushFront(e *memEntry) {
+	e.prev, e.next = &m.head, m.head.next
+	m.head.next.prev = e
+	m.head.next = e
+}
+
+func (m *Memory) moveToFront(e *memEntry) {
+	if m.head.next == e {
+		return
+	}
+	e.prev.next, e.next.prev = e.next, e.prev
+	m.pushFront(e)
+}

@@ -1,0 +1,228 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/trace"
+)
+
+// pageSpec describes one cacheable response.
+type pageSpec struct {
+	// Page names the template (its digest joins the key) and the trace.
+	Page string
+	// Key identifies the response within the page: only the parameters
+	// that change the output, normalised (e.g. "p=2:pp=20").
+	Key string
+	// Gens are the generations whose bump must invalidate this response.
+	Gens []string
+	TTL  time.Duration
+	// Build loads data and renders; it is called on a miss or in mode none.
+	Build func(ctx context.Context) (*Entry, error)
+}
+
+// served is the outcome of fetch: what to send and how it was obtained.
+type served struct {
+	entry   *Entry
+	mode    cache.Mode
+	outcome string // trace.Hit, trace.Miss or trace.Bypass
+	backend string // label of the backend consulted
+	key     string
+	ttl     time.Duration
+	shared  bool // waited for a concurrent build of the same key
+	stored  bool
+	notices []string
+}
+
+// backend returns the cache and generation store of a mode.
+func (s *Server) backend(m cache.Mode) (cache.Cache, cache.Gens) {
+	switch m {
+	case cache.ModeMemory:
+		return s.memory, s.inval.Memory
+	case cache.ModeRedis:
+		return s.redis, s.inval.Redis
+	}
+	return cache.None{}, nil
+}
+
+// fetch serves spec through the request's cache mode.
+//
+// Order matters for correctness under concurrent edits: generations are
+// read before the database, and editors bump them after their commit, so a
+// reader that loaded an old row can only store it under a key that is
+// already obsolete. Any cache failure is logged, noted for the page, and
+// answered from the database: a broken cache never breaks a page.
+func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
+	mode := cache.ModeFrom(ctx)
+	tr := trace.From(ctx)
+	sv := &served{mode: mode, ttl: spec.TTL}
+	if sv.ttl <= 0 {
+		sv.ttl = s.cfg.TTL
+	}
+	if mode == cache.ModeNone {
+		sv.outcome, sv.backend = trace.Bypass, "none"
+		tr.Cache(trace.Lookup{Layer: "page", Backend: "none", Key: spec.Page + ":" + spec.Key, Outcome: trace.Bypass})
+		e, err := s.build(ctx, spec)
+		sv.entry = e
+		return sv, err
+	}
+	c, gens := s.backend(mode)
+	sv.backend = c.Name()
+	if mode == cache.ModeRedis {
+		sv.backend = s.redisLabel()
+	}
+
+	key, err := s.pageKey(ctx, spec, mode, gens)
+	sv.key = key
+	if err != nil {
+		return s.fallback(ctx, sv, spec, "Redis unavailable: could not read cache generations ("+short(err)+")")
+	}
+
+	t0 := time.Now()
+	v, found, err := c.Get(ctx, key)
+	l := trace.Lookup{Layer: "page", Backend: c.Name(), Key: key, Dur: time.Since(t0)}
+	if err != nil {
+		l.Outcome = trace.Error
+		tr.Cache(l)
+		s.log.Warn("cache read failed; serving from the database", "backend", c.Name(), "key", key, "err", err)
+		return s.fallback(ctx, sv, spec, "Redis unavailable: "+short(err))
+	}
+	if found {
+		if e, derr := UnmarshalEntry(v); derr == nil {
+			l.Outcome = trace.Hit
+			tr.Cache(l)
+			sv.entry, sv.outcome = e, trace.Hit
+			return sv, nil
+		}
+		s.log.Warn("discarding unreadable cache entry", "key", key)
+	}
+	l.Outcome = trace.Miss
+	tr.Cache(l)
+	sv.outcome = trace.Miss
+
+	// Concurrent misses on one key build once per instance.
+	res, err, shared := s.flight.Do(mode.String()+"|"+key, func() (any, error) {
+		// The build serves every waiter, so one caller going away must
+		// not cancel it.
+		bctx := context.WithoutCancel(ctx)
+		e, err := s.build(bctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Set(bctx, key, e.MarshalBinary(), sv.ttl); err != nil {
+			s.log.Warn("cache write failed", "backend", c.Name(), "key", key, "err", err)
+			return &built{e, err}, nil
+		}
+		return &built{e, nil}, nil
+	})
+	if err != nil {
+		return sv, err
+	}
+	b := res.(*built)
+	sv.entry, sv.shared = b.entry, shared
+	sv.stored = b.setErr == nil
+	if b.setErr != nil {
+		sv.notices = append(sv.notices, "Redis unavailable: the page could not be stored ("+short(b.setErr)+").")
+	}
+	return sv, nil
+}
+
+type built struct {
+	entry  *Entry
+	setErr error
+}
+
+// fallback serves from the database after a cache failure.
+func (s *Server) fallback(ctx context.Context, sv *served, spec pageSpec, notice string) (*served, error) {
+	sv.outcome = trace.Miss
+	sv.notices = append(sv.notices, notice)
+	e, err := s.build(ctx, spec)
+	sv.entry = e
+	return sv, err
+}
+
+// pageKey builds the full key: page, template digest, normalised request
+// key, then each generation's current value.
+func (s *Server) pageKey(ctx context.Context, spec pageSpec, mode cache.Mode, gens cache.Gens) (string, error) {
+	var b strings.Builder
+	b.Grow(64)
+	b.WriteString("page:")
+	b.WriteString(spec.Page)
+	b.WriteByte(':')
+	b.WriteString(s.pages.digest(spec.Page))
+	b.WriteByte(':')
+	b.WriteString(spec.Key)
+	if len(spec.Gens) == 0 || gens == nil {
+		return b.String(), nil
+	}
+	var buf [4]int64
+	vals := buf[:0]
+	if len(spec.Gens) > len(buf) {
+		vals = make([]int64, len(spec.Gens))
+	} else {
+		vals = buf[:len(spec.Gens)]
+	}
+	t0 := time.Now()
+	err := gens.Get(ctx, spec.Gens, vals)
+	if mode == cache.ModeRedis {
+		out := "read"
+		if err != nil {
+			out = trace.Error
+		}
+		trace.From(ctx).Cache(trace.Lookup{Layer: "gen", Backend: "redis", Key: strings.Join(spec.Gens, ","), Outcome: out, Dur: time.Since(t0)})
+	}
+	if err != nil {
+		return b.String(), err
+	}
+	b.WriteString(":g")
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.FormatInt(v, 36))
+	}
+	return b.String(), nil
+}
+
+// build runs spec.Build and records how long it took and what it cost, so
+// a later hit can tell the learner what the cache saved.
+func (s *Server) build(ctx context.Context, spec pageSpec) (*Entry, error) {
+	tr := trace.From(ctx)
+	before := tr.Snapshot()
+	t0 := time.Now()
+	e, err := spec.Build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	after := tr.Snapshot()
+	e.BuiltAt = t0
+	e.BuildDur = time.Since(t0)
+	e.DBDur = after.DB - before.DB
+	e.DBCount = after.DBCount - before.DBCount
+	e.Simulated = after.Simulated - before.Simulated
+	return e, nil
+}
+
+// renderEntry renders a page template into an Entry with a slot.
+func (s *Server) renderEntry(ctx context.Context, page string, data layoutData) (*Entry, error) {
+	t0 := time.Now()
+	body, err := s.pages.render(page, data)
+	if err != nil {
+		return nil, err
+	}
+	trace.From(ctx).Render(time.Since(t0))
+	body, slot := splitSlot(body)
+	return &Entry{Status: http.StatusOK, ContentType: "text/html; charset=utf-8", Slot: slot, Body: body}, nil
+}
+
+func short(err error) string {
+	s := err.Error()
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}

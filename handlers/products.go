@@ -1,0 +1,462 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/models"
+	"cacheworkshop/trace"
+)
+
+const (
+	defaultPerPage = 20
+	maxPerPage     = 100
+	maxFormBytes   = 64 << 10
+)
+
+// Generation names. Every list page shares one generation (any edit can
+// change any list page's content); each product and each category has its
+// own, so an edit invalidates exactly the detail pages it can change.
+const genList = "list"
+
+func genProduct(id int64) string { return "product:" + strconv.FormatInt(id, 10) }
+
+func genCategory(c string) string {
+	var b strings.Builder
+	b.WriteString("category:")
+	dash := false
+	for _, r := range strings.ToLower(c) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return b.String()
+}
+
+// parsePositive reads a query parameter that must be a whole number in
+// [min, max]; absent means def.
+func parsePositive(r *http.Request, name string, def, min, max int) (int, error) {
+	v, err := singleParam(r, name)
+	if err != nil {
+		return 0, err
+	}
+	if v == "" && !r.URL.Query().Has(name) {
+		return def, nil
+	}
+	bad := errBadRequest(fmt.Sprintf("%s must be a whole number from %d to %d (got %q).", name, min, max, clip(v, 24)))
+	if v == "" || len(v) > 9 {
+		return 0, bad
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, bad
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, bad
+	}
+	return n, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Pagination reads ?page and ?per_page.
+func parsePagination(r *http.Request) (page, perPage int, err error) {
+	if perPage, err = parsePositive(r, "per_page", defaultPerPage, 1, maxPerPage); err != nil {
+		return 0, 0, err
+	}
+	if page, err = parsePositive(r, "page", 1, 1, 1_000_000); err != nil {
+		return 0, 0, err
+	}
+	return page, perPage, nil
+}
+
+// productRow is a product with its display values formatted once, so the
+// template does no function calls per row.
+type productRow struct {
+	ID       int64
+	Name     string
+	Category string
+	Price    string
+	Stock    int64
+	Version  int64
+}
+
+func rowOf(p models.Product) productRow {
+	return productRow{ID: p.ID, Name: p.Name, Category: p.Category, Price: models.FormatMoney(p.Price), Stock: p.Stock, Version: p.Version}
+}
+
+type listData struct {
+	Products  []productRow
+	Total     int64
+	Page      int
+	PerPage   int
+	LastPage  int
+	First     int64
+	Last      int64
+	PageLinks []pageLink
+	PrevURL   string
+	NextURL   string
+}
+
+type pageLink struct {
+	N       int
+	URL     string
+	Current bool
+	Gap     bool
+}
+
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
+	page, perPage, err := parsePagination(r)
+	if err != nil {
+		return err
+	}
+	sv, err := s.fetch(r.Context(), pageSpec{
+		Page: "list",
+		Key:  "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage),
+		Gens: []string{genList},
+		Build: func(ctx context.Context) (*Entry, error) {
+			total, err := s.store.Count(ctx)
+			if err != nil {
+				return nil, err
+			}
+			last := int((total + int64(perPage) - 1) / int64(perPage))
+			if last < 1 {
+				last = 1
+			}
+			if page > last {
+				return nil, errBadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, page))
+			}
+			ps, err := s.store.List(ctx, (page-1)*perPage, perPage)
+			if err != nil {
+				return nil, err
+			}
+			d := listData{Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
+			for i, p := range ps {
+				d.Products[i] = rowOf(p)
+			}
+			if len(ps) > 0 {
+				d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
+			}
+			d.PageLinks = pageLinks(page, last, perPage)
+			if page > 1 {
+				d.PrevURL = listURL(page-1, perPage)
+			}
+			if page < last {
+				d.NextURL = listURL(page+1, perPage)
+			}
+			return s.renderEntry(ctx, "list", s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", d))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writeEntry(w, r, sv)
+	return nil
+}
+
+func listURL(page, perPage int) string {
+	u := "/products?page=" + strconv.Itoa(page)
+	if perPage != defaultPerPage {
+		u += "&per_page=" + strconv.Itoa(perPage)
+	}
+	return u
+}
+
+// pageLinks returns first, last, and a window around the current page.
+func pageLinks(page, last, perPage int) []pageLink {
+	var out []pageLink
+	prev := 0
+	for n := 1; n <= last; n++ {
+		if n != 1 && n != last && (n < page-2 || n > page+2) {
+			continue
+		}
+		if prev != 0 && n != prev+1 {
+			out = append(out, pageLink{Gap: true})
+		}
+		out = append(out, pageLink{N: n, URL: listURL(n, perPage), Current: n == page})
+		prev = n
+	}
+	return out
+}
+
+type detailData struct {
+	P           models.Product
+	Price       string
+	Stats       models.PriceStats
+	Avg         string
+	Min         string
+	Max         string
+	AbovePct    int
+	SlowQueryMS int64
+}
+
+func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
+	id, err := models.ParseID(chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	// The category's generation joins the key too: an edit to another
+	// product of the same category changes this page's price rank.
+	cat, err := s.categoryOf(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	sv, err := s.fetch(r.Context(), pageSpec{
+		Page: "detail",
+		Key:  "id=" + strconv.FormatInt(id, 10),
+		Gens: []string{genProduct(id), genCategory(cat)},
+		Build: func(ctx context.Context) (*Entry, error) {
+			p, err := s.store.Get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			s.categories.Store(id, p.Category)
+			st, err := s.store.PriceStats(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.simulateLatency(ctx); err != nil {
+				return nil, err
+			}
+			d := detailData{P: p, Price: models.FormatMoney(p.Price), Stats: st,
+				Avg: models.FormatMoney(st.AvgCents), Min: models.FormatMoney(st.MinCents), Max: models.FormatMoney(st.MaxCents),
+				SlowQueryMS: s.cfg.SlowQuery.Milliseconds()}
+			if st.AvgCents > 0 {
+				d.AbovePct = int((p.Price - st.AvgCents) * 100 / st.AvgCents)
+			}
+			e, err := s.renderEntry(ctx, "detail", s.layout(r, p.Name, "products", d))
+			if err != nil {
+				return nil, err
+			}
+			e.ETag = productETag(p, cache.ModeFrom(ctx), s.pages.digest("detail"))
+			e.LastModified = p.UpdatedAt
+			return e, nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writeEntry(w, r, sv)
+	return nil
+}
+
+// categoryOf finds the category of a product for its cache key. Categories
+// are few and change only by edit, so an in-process map (refreshed on every
+// edit and miss) answers without a query on the hot path.
+func (s *Server) categoryOf(ctx context.Context, id int64) (string, error) {
+	if c, ok := s.categories.Load(id); ok {
+		return c.(string), nil
+	}
+	p, err := s.store.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	s.categories.Store(id, p.Category)
+	return p.Category, nil
+}
+
+func productETag(p models.Product, m cache.Mode, digest string) string {
+	return `"p` + strconv.FormatInt(p.ID, 10) + "-v" + strconv.FormatInt(p.Version, 10) + "-" + m.String() + "-" + digest + `"`
+}
+
+// simulateLatency stands in for a slow database on uncached lookups
+// (SLOW_QUERY_MS), recorded separately in the trace as "simulated".
+func (s *Server) simulateLatency(ctx context.Context) error {
+	if s.cfg.SlowQuery <= 0 {
+		return nil
+	}
+	t := time.NewTimer(s.cfg.SlowQuery)
+	defer t.Stop()
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	trace.From(ctx).Simulated(time.Since(t0))
+	return nil
+}
+
+type editData struct {
+	P          models.Product
+	In         models.ProductInput
+	Errors     map[string]string
+	Message    string
+	Categories []string
+	Conflict   *conflictData
+}
+
+type conflictData struct {
+	Yours, Current models.ProductInput
+	Changed        []fieldDiff
+}
+
+type fieldDiff struct {
+	Field, Current, Yours string
+	Differs               bool
+}
+
+// serveEditForm always reads the database: editing a cached copy would
+// start from a version that may already be gone.
+func (s *Server) serveEditForm(w http.ResponseWriter, r *http.Request) error {
+	id, err := models.ParseID(chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	p, err := s.store.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.serveForm(w, r, http.StatusOK, editData{P: p, In: models.InputFrom(p), Categories: models.Categories})
+}
+
+func (s *Server) serveForm(w http.ResponseWriter, r *http.Request, status int, d editData) error {
+	e, err := s.renderEntry(r.Context(), "edit", s.layout(r, "Edit "+d.P.Name, "products", d))
+	if err != nil {
+		return err
+	}
+	e.Status = status
+	w.Header().Set("Cache-Control", "no-store")
+	s.writeEntry(w, r, &served{entry: e, mode: modeOf(r), outcome: trace.Bypass, backend: "none"})
+	return nil
+}
+
+func (s *Server) serveEdit(w http.ResponseWriter, r *http.Request) error {
+	id, err := models.ParseID(chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
+			return &httpError{status: http.StatusUnsupportedMediaType, msg: "Send the edit form as application/x-www-form-urlencoded."}
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseMultipartForm(maxFormBytes); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return errBadRequest("The form could not be read: " + clip(err.Error(), 100))
+	}
+	cur, err := s.store.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	in := models.ProductInput{
+		Name: r.PostFormValue("name"), Description: r.PostFormValue("description"),
+		Category: r.PostFormValue("category"), Price: r.PostFormValue("price"),
+		Stock: r.PostFormValue("stock"), Version: r.PostFormValue("version"),
+	}
+	ch, err := in.Validate()
+	if err != nil {
+		var me *models.Error
+		if errors.As(err, &me) && me.Code == models.EUNPROC {
+			return s.serveForm(w, r, http.StatusUnprocessableEntity, editData{P: cur, In: in, Errors: me.Fields,
+				Message: me.Message, Categories: models.Categories})
+		}
+		return err
+	}
+	updated, err := s.store.Update(r.Context(), id, ch)
+	var ce *models.ConflictError
+	if errors.As(err, &ce) {
+		return s.serveConflict(w, r, in, ce.Current)
+	}
+	if err != nil {
+		return err
+	}
+	// After the commit: bump every generation whose pages could show the
+	// old values, in both backends whatever this request's mode.
+	names := []string{genProduct(id), genCategory(cur.Category), genList}
+	if updated.Category != cur.Category {
+		names = append(names, genCategory(updated.Category))
+	}
+	s.categories.Store(id, updated.Category)
+	results := s.inval.Invalidate(r.Context(), names...)
+	f := flash{Message: fmt.Sprintf("Saved %q: version %d → %d.", updated.Name, cur.Version, updated.Version)}
+	for _, res := range results {
+		label := res.Backend
+		if label == "redis" {
+			label = s.redisLabel()
+		}
+		if res.Err != nil {
+			f.Details = append(f.Details, fmt.Sprintf("%s: could not bump %s (%s); queued, and Redis-mode pages are served from the database until it is applied.",
+				label, strings.Join(res.Names, ", "), short(res.Err)))
+		} else {
+			f.Details = append(f.Details, fmt.Sprintf("%s: bumped generations %s, so every cached copy of this product, its category's detail pages and every list page is now unreachable.",
+				label, strings.Join(res.Names, ", ")))
+		}
+	}
+	setFlash(w, f)
+	http.Redirect(w, r, "/products/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) serveConflict(w http.ResponseWriter, r *http.Request, yours models.ProductInput, cur models.Product) error {
+	curIn := models.InputFrom(cur)
+	cd := &conflictData{Yours: yours, Current: curIn}
+	for _, f := range []struct{ name, c, y string }{
+		{"Name", curIn.Name, yours.Name}, {"Category", curIn.Category, yours.Category},
+		{"Price", curIn.Price, yours.Price}, {"Stock", curIn.Stock, yours.Stock},
+		{"Description", curIn.Description, yours.Description},
+	} {
+		cd.Changed = append(cd.Changed, fieldDiff{Field: f.name, Current: f.c, Yours: f.y,
+			Differs: strings.TrimSpace(f.c) != strings.TrimSpace(f.y)})
+	}
+	// The form below starts from the user's values at the current
+	// version, so resubmitting is a deliberate overwrite.
+	in := yours
+	in.Version = curIn.Version
+	return s.serveForm(w, r, http.StatusConflict, editData{P: cur, In: in, Categories: models.Categories, Conflict: cd,
+		Message: fmt.Sprintf("Someone saved this product (now version %d) after you opened the form at version %s. Nothing was changed.", cur.Version, yours.Version)})
+}
+
+type homeData struct {
+	Total      int64
+	Categories []models.CategoryCount
+	TTL        string
+	SlowMS     int64
+}
+
+func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
+	sv, err := s.fetch(r.Context(), pageSpec{
+		Page: "home", Key: "home", Gens: []string{genList},
+		Build: func(ctx context.Context) (*Entry, error) {
+			cats, err := s.store.CategoryCounts(ctx)
+			if err != nil {
+				return nil, err
+			}
+			d := homeData{Categories: cats, TTL: s.cfg.TTL.String(), SlowMS: s.cfg.SlowQuery.Milliseconds()}
+			for _, c := range cats {
+				d.Total += c.Count
+			}
+			return s.renderEntry(ctx, "home", s.layout(r, "Cache Workshop", "home", d))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writeEntry(w, r, sv)
+	return nil
+}

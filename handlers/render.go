@@ -1,0 +1,201 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/models"
+	"cacheworkshop/trace"
+)
+
+// slotMarker marks where per-request markup goes. It is removed from the
+// stored body; its offset is kept instead (Entry.Slot).
+const slotMarker = "<!--cw:slot-->"
+
+// pageSet holds every page's template, each parsed once with the layout:
+// executing a parsed template is all a request pays for.
+type pageSet struct {
+	fsys  fs.FS
+	dev   bool
+	funcs template.FuncMap
+
+	mu      sync.RWMutex
+	pages   map[string]*template.Template
+	digests map[string]string
+}
+
+func newPageSet(fsys fs.FS, dev bool, funcs template.FuncMap) (*pageSet, error) {
+	ps := &pageSet{fsys: fsys, dev: dev, funcs: funcs}
+	if err := ps.parseAll(); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+func (ps *pageSet) parseAll() error {
+	names, err := fs.Glob(ps.fsys, "*.html")
+	if err != nil {
+		return err
+	}
+	layout, err := fs.ReadFile(ps.fsys, "layout.html")
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	pages := make(map[string]*template.Template)
+	digests := make(map[string]string)
+	for _, n := range names {
+		if n == "layout.html" {
+			continue
+		}
+		src, err := fs.ReadFile(ps.fsys, n)
+		if err != nil {
+			return err
+		}
+		t, err := template.New("layout").Funcs(ps.funcs).Parse(string(layout))
+		if err != nil {
+			return fmt.Errorf("templates: layout.html: %w", err)
+		}
+		if _, err := t.New(n).Parse(string(src)); err != nil {
+			return fmt.Errorf("templates: %s: %w", n, err)
+		}
+		name := strings.TrimSuffix(n, ".html")
+		pages[name] = t
+		// The digest of a page's sources is part of its cache keys, so
+		// changing a template never serves markup rendered by the old one.
+		h := sha256.New()
+		h.Write(layout)
+		h.Write(src)
+		digests[name] = hex.EncodeToString(h.Sum(nil)[:4])
+	}
+	ps.mu.Lock()
+	ps.pages, ps.digests = pages, digests
+	ps.mu.Unlock()
+	return nil
+}
+
+func (ps *pageSet) get(name string) (*template.Template, string, error) {
+	if ps.dev {
+		if err := ps.parseAll(); err != nil {
+			return nil, "", err
+		}
+	}
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	t, ok := ps.pages[name]
+	if !ok {
+		return nil, "", fmt.Errorf("no template %q", name)
+	}
+	return t, ps.digests[name], nil
+}
+
+// digest returns the template digest of a page, for cache keys.
+func (ps *pageSet) digest(name string) string {
+	_, d, _ := ps.get(name)
+	return d
+}
+
+// render executes a page into a buffer, so a template error becomes an
+// error page instead of half a page.
+func (ps *pageSet) render(name string, data any) ([]byte, error) {
+	t, _, err := ps.get(name)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(16 << 10)
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// stripSlot removes the slot marker from a body that is served directly.
+func stripSlot(body []byte) []byte {
+	if i := bytes.Index(body, []byte(slotMarker)); i >= 0 {
+		return append(body[:i:i], body[i+len(slotMarker):]...)
+	}
+	return body
+}
+
+// splitSlot removes the marker and returns its offset, or -1.
+func splitSlot(body []byte) ([]byte, int) {
+	i := bytes.Index(body, []byte(slotMarker))
+	if i < 0 {
+		return body, -1
+	}
+	return append(body[:i:i], body[i+len(slotMarker):]...), i
+}
+
+// layoutData is what layout.html sees. It holds only what is the same for
+// every request to the same URL in the same mode, because whole pages are
+// cached; per-request markup goes in the slot.
+type layoutData struct {
+	Title      string
+	Section    string
+	Mode       cache.Mode
+	ModeLabel  string
+	ModeLinks  []modeLink
+	RedisLabel string
+	Content    any
+}
+
+type modeLink struct {
+	Mode    string
+	Label   string
+	URL     string
+	Current bool
+}
+
+// layout builds the layout data for the request's URL and mode. The mode
+// switch links keep the page's own query (minus cache=) so switching mode
+// stays on the same page.
+func (s *Server) layout(r *http.Request, title, section string, content any) layoutData {
+	mode := cache.ModeFrom(r.Context())
+	q := r.URL.Query()
+	q.Del("cache")
+	d := layoutData{Title: title, Section: section, Mode: mode, RedisLabel: s.redisLabel(), Content: content}
+	d.ModeLabel = mode.Label()
+	if mode == cache.ModeRedis {
+		d.ModeLabel = s.redisLabel()
+	}
+	for _, m := range cache.Modes {
+		q.Set("cache", m.String())
+		label := m.Label()
+		if m == cache.ModeRedis {
+			label = s.redisLabel()
+		}
+		d.ModeLinks = append(d.ModeLinks, modeLink{Mode: m.String(), Label: label,
+			URL: r.URL.Path + "?" + q.Encode(), Current: m == mode})
+	}
+	return d
+}
+
+func (s *Server) funcs() template.FuncMap {
+	return template.FuncMap{
+		"money":  models.FormatMoney,
+		"static": func(name string) string { return s.assets.URL(name) },
+		"slot":   func() template.HTML { return slotMarker },
+		"ms":     func(d time.Duration) string { return trace.Millis(d) },
+		"add":    func(a, b int) int { return a + b },
+		"pageURL": func(page, perPage int) string {
+			v := url.Values{}
+			v.Set("page", strconv.Itoa(page))
+			if perPage != defaultPerPage {
+				v.Set("per_page", strconv.Itoa(perPage))
+			}
+			return "/products?" + v.Encode()
+		},
+		"date": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+	}
+}

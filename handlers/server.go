@@ -1,0 +1,146 @@
+// Package handlers is the workshop's web server: routes, the cache-mode
+// middleware, the cached-page machinery and every page.
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/singleflight"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/models"
+	"cacheworkshop/static"
+	"cacheworkshop/templates"
+)
+
+// ServerConfig is everything NewServer needs. Zero values get defaults.
+type ServerConfig struct {
+	Store *models.Store
+	// Memory is this instance's in-process cache.
+	Memory *cache.Memory
+	// Redis is the shared cache; RedisEmbedded says it is the in-process
+	// fallback server rather than the one at REDIS_URL.
+	Redis         *cache.Redis
+	RedisEmbedded bool
+	DefaultMode   cache.Mode
+	TTL           time.Duration
+	// SlowQuery is simulated database latency added to uncached detail
+	// lookups, so the cost a cache saves is visible on a tiny database.
+	SlowQuery time.Duration
+	// Dev reads templates and static files from disk on every request.
+	Dev bool
+	// TemplateDir and StaticDir are the folders Dev reads from.
+	TemplateDir, StaticDir string
+	Logger                 *slog.Logger
+}
+
+// Server serves the workshop.
+type Server struct {
+	cfg    ServerConfig
+	store  *models.Store
+	memory *cache.Memory
+	redis  *cache.Redis
+	inval  *cache.Invalidator
+	log    *slog.Logger
+	pages  *pageSet
+	assets *assets
+	flight singleflight.Group
+	// categories maps product id to category, for detail-page keys.
+	categories sync.Map
+	started    time.Time
+	handler    http.Handler
+}
+
+// NewServer builds the server once: templates are parsed here, not per
+// request.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.TemplateDir == "" {
+		cfg.TemplateDir = "templates"
+	}
+	if cfg.StaticDir == "" {
+		cfg.StaticDir = "static"
+	}
+	var tfs, sfs fs.FS = templates.FS, static.FS
+	if cfg.Dev {
+		tfs, sfs = os.DirFS(cfg.TemplateDir), os.DirFS(cfg.StaticDir)
+	}
+	s := &Server{
+		cfg: cfg, store: cfg.Store, memory: cfg.Memory, redis: cfg.Redis,
+		log: cfg.Logger, assets: newAssets(sfs, cfg.Dev), started: time.Now(),
+	}
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	s.inval = &cache.Invalidator{
+		Memory: cache.NewMemoryGens(), Redis: cache.NewRedisGens(cfg.Redis.Client(), cfg.Redis.Prefix()),
+		Client: cfg.Redis.Client(), Channel: cfg.Redis.Prefix() + "invalidate",
+		ID: hex.EncodeToString(id), Log: cfg.Logger,
+	}
+	pages, err := newPageSet(tfs, cfg.Dev, s.funcs())
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Listen applies other instances' invalidations until ctx ends; run it in
+// a goroutine when several instances share one Redis.
+func (s *Server) Listen(ctx context.Context) { s.inval.Listen(ctx) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// redisLabel is the Redis mode's display name.
+func (s *Server) redisLabel() string {
+	if s.cfg.RedisEmbedded {
+		return "Redis (embedded)"
+	}
+	return "Redis"
+}
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, securityHeaders)
+	r.Method(http.MethodGet, "/static/*", s.assets)
+	r.Method(http.MethodHead, "/static/*", s.assets)
+	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.withMode, withTrace)
+		r.Get("/", s.handle(s.serveHome))
+		r.Get("/products", s.handle(s.serveList))
+		r.Get("/products/{id}", s.handle(s.serveDetail))
+		r.Get("/products/{id}/edit", s.handle(s.serveEditForm))
+		r.Post("/products/{id}/edit", s.handle(s.serveEdit))
+		s.demoRoutes(r)
+	})
+	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errNotFound("There is no page at " + r.URL.Path + ".")
+	}))
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{status: http.StatusMethodNotAllowed, msg: r.Method + " is not allowed on " + r.URL.Path + "."}
+	}))
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serveError(w, r, &httpError{status: http.StatusForbidden,
+			msg: "Cross-site form submissions are refused: submit the form from this site's own page."})
+	}))
+	return cop.Handler(r)
+}

@@ -1,0 +1,261 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/trace"
+)
+
+// writeEntry sends a served response: the stored bytes with this request's
+// own markup spliced in at the slot, and headers that say truthfully how the
+// response was obtained. No template runs here, so a hit costs a lookup
+// and a write.
+func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) {
+	e := sv.entry
+	h := w.Header()
+	h.Set("X-Cache", sv.outcome)
+	if e.ETag != "" {
+		h.Set("ETag", e.ETag)
+	}
+	if !e.LastModified.IsZero() {
+		h.Set("Last-Modified", e.LastModified.UTC().Format(http.TimeFormat))
+	}
+	if h.Get("Cache-Control") == "" {
+		// Pages always ask the server, so every load shows a real,
+		// freshly measured server timing.
+		h.Set("Cache-Control", "no-cache")
+	}
+	if e.ETag != "" && etagMatch(r.Header.Get("If-None-Match"), e.ETag) {
+		h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	var slot []byte
+	if e.Slot >= 0 {
+		slot = s.slotHTML(w, r, sv)
+	}
+	h.Set("Content-Type", e.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)+len(slot)))
+	h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
+	w.WriteHeader(e.Status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if e.Slot < 0 {
+		_, _ = w.Write(e.Body)
+		return
+	}
+	_, _ = w.Write(e.Body[:e.Slot])
+	_, _ = w.Write(slot)
+	_, _ = w.Write(e.Body[e.Slot:])
+}
+
+// etagMatch implements If-None-Match's weak comparison.
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, t := range strings.Split(header, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(t), "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+// slotHTML is the per-request part of a page: how this response was served,
+// with real timings, the trace, one-time messages and cache notices.
+func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) []byte {
+	snap := trace.From(r.Context()).Snapshot()
+	e := sv.entry
+	b := make([]byte, 0, 1024)
+	if f, ok := s.takeFlash(w, r); ok {
+		b = append(b, `<div class="flash" role="status"><p><strong>`...)
+		b = append(b, html.EscapeString(f.Message)...)
+		b = append(b, `</strong></p>`...)
+		if len(f.Details) > 0 {
+			b = append(b, `<ul class="flash-log">`...)
+			for _, d := range f.Details {
+				b = append(b, `<li>`...)
+				b = append(b, html.EscapeString(d)...)
+				b = append(b, `</li>`...)
+			}
+			b = append(b, `</ul>`...)
+		}
+		b = append(b, `</div>`...)
+	}
+	for _, n := range sv.notices {
+		b = append(b, `<p class="notice notice-warn" role="alert">`...)
+		b = append(b, html.EscapeString(n)...)
+		b = append(b, ` The page was served from the database instead.</p>`...)
+	}
+	outcome := strings.ToLower(sv.outcome)
+	b = append(b, `<section class="reqbar reqbar-`...)
+	b = append(b, outcome...)
+	b = append(b, `" aria-label="How this response was served" data-outcome="`...)
+	b = append(b, sv.outcome...)
+	b = append(b, `"><span class="badge badge-`...)
+	b = append(b, outcome...)
+	b = append(b, `">`...)
+	b = append(b, sv.outcome...)
+	b = append(b, `</span> `...)
+	backend := html.EscapeString(sv.backend)
+	switch sv.outcome {
+	case trace.Hit:
+		b = append(b, `Served from the <strong>`...)
+		b = append(b, backend...)
+		b = append(b, ` cache</strong> in <strong class="reqbar-total">`...)
+		b = trace.AppendMillis(b, snap.Total)
+		b = append(b, ` ms</strong>: no database query, no template rendering. <span class="reqbar-built">This copy was built `...)
+		b = append(b, ago(time.Since(e.BuiltAt))...)
+		b = append(b, ` ago in `...)
+		b = trace.AppendMillis(b, e.BuildDur)
+		b = append(b, ` ms (database: `...)
+		b = appendQueries(b, e.DBCount, e.DBDur, e.Simulated)
+		b = append(b, `).</span>`...)
+	default:
+		if sv.outcome == trace.Bypass {
+			b = append(b, `No cache: built from the database in <strong class="reqbar-total">`...)
+		} else {
+			b = append(b, `Not in the <strong>`...)
+			b = append(b, backend...)
+			b = append(b, ` cache</strong>: built from the database in <strong class="reqbar-total">`...)
+		}
+		b = trace.AppendMillis(b, snap.Total)
+		b = append(b, ` ms</strong> (database: `...)
+		if e.DBCount == 0 && e.DBDur == 0 && snap.DBCount > 0 {
+			b = appendQueries(b, snap.DBCount, snap.DB, snap.Simulated)
+		} else {
+			b = appendQueries(b, e.DBCount, e.DBDur, e.Simulated)
+		}
+		b = append(b, `; rendering `...)
+		b = trace.AppendMillis(b, snap.Render)
+		b = append(b, ` ms)`...)
+		switch {
+		case sv.shared && sv.outcome == trace.Miss:
+			b = append(b, `, shared with a concurrent request for the same page`...)
+		}
+		if sv.stored {
+			b = append(b, `, then stored for `...)
+			b = append(b, sv.ttl.String()...)
+		}
+		b = append(b, `.`...)
+	}
+	b = append(b, `</section>`...)
+	b = s.appendTrace(b, snap)
+	return b
+}
+
+func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
+	b = strconv.AppendInt(b, int64(n), 10)
+	if n == 1 {
+		b = append(b, ` query, `...)
+	} else {
+		b = append(b, ` queries, `...)
+	}
+	b = trace.AppendMillis(b, d)
+	b = append(b, ` ms`...)
+	if sim > 0 {
+		b = append(b, ` + `...)
+		b = trace.AppendMillis(b, sim)
+		b = append(b, ` ms simulated latency`...)
+	}
+	return b
+}
+
+// appendTrace renders the collapsible trace panel: every cache decision the
+// request made, the same entries as its Server-Timing header.
+func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
+	b = append(b, `<details class="trace"><summary>Trace: `...)
+	b = strconv.AppendInt(b, int64(len(snap.Lookups)), 10)
+	b = append(b, ` cache lookups, `...)
+	b = strconv.AppendInt(b, int64(snap.DBCount), 10)
+	b = append(b, ` database queries (also in the Server-Timing header: DevTools → Network → Timing)</summary>`...)
+	b = append(b, `<table><thead><tr><th scope="col">Layer</th><th scope="col">Backend</th><th scope="col">Key</th><th scope="col">Outcome</th><th scope="col" class="num">ms</th></tr></thead><tbody>`...)
+	for _, l := range snap.Lookups {
+		b = append(b, `<tr><td>`...)
+		b = append(b, html.EscapeString(l.Layer)...)
+		b = append(b, `</td><td>`...)
+		b = append(b, html.EscapeString(l.Backend)...)
+		b = append(b, `</td><td><code>`...)
+		b = append(b, html.EscapeString(l.Key)...)
+		b = append(b, `</code></td><td><span class="badge badge-`...)
+		b = append(b, html.EscapeString(strings.ToLower(l.Outcome))...)
+		b = append(b, `">`...)
+		b = append(b, html.EscapeString(l.Outcome)...)
+		b = append(b, `</span></td><td class="num">`...)
+		b = trace.AppendMillis(b, l.Dur)
+		b = append(b, `</td></tr>`...)
+	}
+	b = append(b, `<tr><td>db</td><td>sqlite</td><td>`...)
+	b = strconv.AppendInt(b, int64(snap.DBCount), 10)
+	b = append(b, ` queries</td><td></td><td class="num">`...)
+	b = trace.AppendMillis(b, snap.DB)
+	b = append(b, `</td></tr>`...)
+	if snap.Simulated > 0 {
+		b = append(b, `<tr><td>sim</td><td>simulated latency (SLOW_QUERY_MS)</td><td></td><td></td><td class="num">`...)
+		b = trace.AppendMillis(b, snap.Simulated)
+		b = append(b, `</td></tr>`...)
+	}
+	b = append(b, `<tr><td>render</td><td>html/template</td><td></td><td></td><td class="num">`...)
+	b = trace.AppendMillis(b, snap.Render)
+	b = append(b, `</td></tr></tbody></table></details>`...)
+	return b
+}
+
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "less than a second"
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min"
+	}
+	return strconv.Itoa(int(d.Hours())) + " h"
+}
+
+// flash is a one-time message carried by a short-lived cookie from a POST
+// to the page it redirects to. It is only ever shown in the slot, never in
+// a cached body.
+type flash struct {
+	Message string   `json:"m"`
+	Details []string `json:"d,omitempty"`
+}
+
+const flashCookie = "flash"
+
+func setFlash(w http.ResponseWriter, f flash) {
+	data, _ := json.Marshal(f)
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(data),
+		Path: "/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// takeFlash reads and clears the flash cookie.
+func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) (flash, bool) {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return flash{}, false
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	data, err := base64.RawURLEncoding.DecodeString(c.Value)
+	var f flash
+	if err != nil || json.Unmarshal(data, &f) != nil || f.Message == "" {
+		return flash{}, false
+	}
+	return f, true
+}
+
+// modeOf is a helper for handlers that need the mode.
+func modeOf(r *http.Request) cache.Mode { return cache.ModeFrom(r.Context()) }

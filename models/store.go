@@ -1,0 +1,187 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"cacheworkshop/trace"
+)
+
+// Store reads and writes products.
+type Store struct {
+	db *gorm.DB
+}
+
+// Open opens (creating if needed) the SQLite database at path, tuned for a
+// read-heavy web app: WAL so readers never wait for the writer, a busy
+// timeout instead of "database is locked" errors, and prepared statements.
+// Every query is timed into the request's trace.
+func Open(path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" && path != ":memory:" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate&cache=private"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		PrepareStmt:            true,
+		SkipDefaultTransaction: true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetConnMaxIdleTime(0)
+	if err := registerTiming(db); err != nil {
+		return nil, err
+	}
+	if err := db.AutoMigrate(&Product{}); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// DB exposes the gorm handle (seeding, tests).
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+const startKey = "cw:start"
+
+// registerTiming adds gorm callbacks that time every statement into the
+// trace carried by the statement's context.
+func registerTiming(db *gorm.DB) error {
+	before := func(tx *gorm.DB) { tx.InstanceSet(startKey, time.Now()) }
+	after := func(tx *gorm.DB) {
+		if v, ok := tx.InstanceGet(startKey); ok {
+			trace.From(tx.Statement.Context).DB(time.Since(v.(time.Time)))
+		}
+	}
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Query().Before("gorm:query").Register("cw:before_query", before),
+		cb.Query().After("gorm:after_query").Register("cw:after_query", after),
+		cb.Row().Before("gorm:row").Register("cw:before_row", before),
+		cb.Row().After("gorm:row").Register("cw:after_row", after),
+		cb.Raw().Before("gorm:raw").Register("cw:before_raw", before),
+		cb.Raw().After("gorm:raw").Register("cw:after_raw", after),
+		cb.Update().Before("gorm:update").Register("cw:before_update", before),
+		cb.Update().After("gorm:update").Register("cw:after_update", after),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Count returns the number of products.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Product{}).Count(&n).Error
+	return n, err
+}
+
+// List returns limit products ordered by id, starting after offset rows.
+func (s *Store) List(ctx context.Context, offset, limit int) ([]Product, error) {
+	ps := make([]Product, 0, limit)
+	err := s.db.WithContext(ctx).Order("id").Offset(offset).Limit(limit).Find(&ps).Error
+	return ps, err
+}
+
+// Get returns one product or an ENOTFOUND error.
+func (s *Store) Get(ctx context.Context, id int64) (Product, error) {
+	var p Product
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return p, Errorf(ENOTFOUND, "There is no product %d.", id)
+	}
+	return p, err
+}
+
+// PriceStats places a product's price within its category: worth caching,
+// because it aggregates over the whole category.
+type PriceStats struct {
+	Rank          int64 // 1 = most expensive in its category
+	CategoryCount int64
+	AvgCents      int64
+	MinCents      int64
+	MaxCents      int64
+}
+
+// PriceStats computes p's rank and its category's price figures.
+func (s *Store) PriceStats(ctx context.Context, p Product) (PriceStats, error) {
+	var r struct {
+		Rank, N            int64
+		Avg                float64
+		MinPrice, MaxPrice int64
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT (SELECT COUNT(*) FROM products WHERE category = ? AND price > ?) + 1 AS rank,
+		       COUNT(*) AS n, COALESCE(AVG(price), 0) AS avg,
+		       COALESCE(MIN(price), 0) AS min_price, COALESCE(MAX(price), 0) AS max_price
+		FROM products WHERE category = ?`, p.Category, p.Price, p.Category).Scan(&r).Error
+	return PriceStats{Rank: r.Rank, CategoryCount: r.N, AvgCents: int64(r.Avg + 0.5), MinCents: r.MinPrice, MaxCents: r.MaxPrice}, err
+}
+
+// CategoryCount is one row of CategoryCounts.
+type CategoryCount struct {
+	Category string
+	Count    int64
+}
+
+// CategoryCounts returns how many products each category has.
+func (s *Store) CategoryCounts(ctx context.Context) ([]CategoryCount, error) {
+	var out []CategoryCount
+	err := s.db.WithContext(ctx).Model(&Product{}).Select("category, COUNT(*) AS count").
+		Group("category").Order("category").Scan(&out).Error
+	return out, err
+}
+
+// Update applies c if the product is still at c.BaseVersion, bumping the
+// version; otherwise it changes nothing and returns a *ConflictError with
+// the current row (no lost updates). The check and the write are one
+// UPDATE statement, so two concurrent editors cannot both win.
+func (s *Store) Update(ctx context.Context, id int64, c Changes) (Product, error) {
+	res := s.db.WithContext(ctx).Model(&Product{}).
+		Where("id = ? AND version = ?", id, c.BaseVersion).
+		Updates(map[string]any{
+			"name": c.Name, "description": c.Description, "category": c.Category,
+			"price": c.Price, "stock": c.Stock,
+			"version":    gorm.Expr("version + 1"),
+			"updated_at": time.Now().UTC(),
+		})
+	if res.Error != nil {
+		return Product{}, res.Error
+	}
+	cur, err := s.Get(ctx, id)
+	if err != nil {
+		return Product{}, err
+	}
+	if res.RowsAffected == 0 {
+		return cur, &ConflictError{Current: cur}
+	}
+	return cur, nil
+}

@@ -1,0 +1,195 @@
+// Package trace records what one request did: every cache lookup with its
+// layer, key, outcome and duration, the database queries, and rendering.
+// It becomes the request's Server-Timing header, so the browser's DevTools
+// (and the page's own trace panel) show the real breakdown.
+package trace
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Outcomes of a cache lookup.
+const (
+	Hit    = "HIT"
+	Miss   = "MISS"
+	Bypass = "BYPASS"
+	Error  = "ERROR"
+)
+
+// Lookup is one cache decision.
+type Lookup struct {
+	Layer   string        `json:"layer"` // page, frag, gen, data, memo
+	Backend string        `json:"backend"`
+	Key     string        `json:"key"`
+	Outcome string        `json:"outcome"`
+	Dur     time.Duration `json:"dur_ns"`
+}
+
+// Trace collects one request's events. A nil *Trace ignores everything, so
+// code can record unconditionally.
+type Trace struct {
+	Start time.Time
+
+	mu        sync.Mutex
+	lookups   []Lookup
+	dbCount   int
+	dbDur     time.Duration
+	simulated time.Duration
+	render    time.Duration
+}
+
+// New starts a trace now.
+func New() *Trace { return &Trace{Start: time.Now()} }
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying t.
+func NewContext(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, ctxKey{}, t)
+}
+
+// From returns the request's trace, or nil.
+func From(ctx context.Context) *Trace {
+	t, _ := ctx.Value(ctxKey{}).(*Trace)
+	return t
+}
+
+// Cache records a cache lookup.
+func (t *Trace) Cache(l Lookup) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.lookups = append(t.lookups, l)
+	t.mu.Unlock()
+}
+
+// DB records one database query.
+func (t *Trace) DB(d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.dbCount++
+	t.dbDur += d
+	t.mu.Unlock()
+}
+
+// Simulated records artificial latency (SLOW_QUERY_MS) separately from the
+// real database time, so the two are never confused.
+func (t *Trace) Simulated(d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.simulated += d
+	t.mu.Unlock()
+}
+
+// Render records template execution time.
+func (t *Trace) Render(d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.render += d
+	t.mu.Unlock()
+}
+
+// Snapshot is a copy of a trace's figures.
+type Snapshot struct {
+	Lookups   []Lookup
+	DBCount   int
+	DB        time.Duration
+	Simulated time.Duration
+	Render    time.Duration
+	Total     time.Duration
+}
+
+// Snapshot copies the figures so far, with Total measured now.
+func (t *Trace) Snapshot() Snapshot {
+	if t == nil {
+		return Snapshot{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Snapshot{
+		Lookups: append([]Lookup(nil), t.lookups...),
+		DBCount: t.dbCount, DB: t.dbDur, Simulated: t.simulated,
+		Render: t.render, Total: time.Since(t.Start),
+	}
+}
+
+// ServerTiming formats the snapshot as a Server-Timing header value: one
+// entry per cache lookup, then db, sim (simulated latency), render, total.
+func (s Snapshot) ServerTiming() string {
+	b := make([]byte, 0, 96+64*len(s.Lookups))
+	for _, l := range s.Lookups {
+		name := "cache"
+		if l.Layer != "page" {
+			name = l.Layer
+		}
+		b = append(b, name...)
+		b = append(b, `;desc="`...)
+		b = appendDesc(b, l.Backend)
+		b = append(b, ' ')
+		b = appendDesc(b, strings.ToLower(l.Outcome))
+		if l.Key != "" {
+			b = append(b, ' ')
+			b = appendDesc(b, l.Key)
+		}
+		b = append(b, `";dur=`...)
+		b = AppendMillis(b, l.Dur)
+		b = append(b, ", "...)
+	}
+	b = append(b, `db;desc="`...)
+	b = strconv.AppendInt(b, int64(s.DBCount), 10)
+	if s.DBCount == 1 {
+		b = append(b, ` query";dur=`...)
+	} else {
+		b = append(b, ` queries";dur=`...)
+	}
+	b = AppendMillis(b, s.DB)
+	if s.Simulated > 0 {
+		b = append(b, `, sim;desc="simulated latency";dur=`...)
+		b = AppendMillis(b, s.Simulated)
+	}
+	b = append(b, ", render;dur="...)
+	b = AppendMillis(b, s.Render)
+	b = append(b, ", total;dur="...)
+	b = AppendMillis(b, s.Total)
+	return string(b)
+}
+
+// appendDesc copies s into a quoted-string, dropping quotes and backslashes
+// and anything outside printable ASCII so a key can never break the header.
+func appendDesc(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// AppendMillis appends d in milliseconds with two decimals.
+func AppendMillis(b []byte, d time.Duration) []byte {
+	us := d.Microseconds()
+	if us < 0 {
+		us = 0
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	b = append(b, '.')
+	frac := (us % 1000) / 10
+	b = append(b, byte('0'+frac/10), byte('0'+frac%10))
+	return b
+}
+
+// Millis formats d like AppendMillis.
+func Millis(d time.Duration) string { return string(AppendMillis(nil, d)) }
