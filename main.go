@@ -38,6 +38,8 @@ type config struct {
 	SlowQueryMS  int
 	MemoryMB     int
 	Dev          bool
+	WeatherMS    int
+	WeatherTTL   time.Duration
 }
 
 func env(name, def string) string {
@@ -52,7 +54,7 @@ func env(name, def string) string {
 func parseConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("cacheworkshop", flag.ContinueOnError)
 	var c config
-	var ttl, slow, mem string
+	var ttl, slow, mem, wms, wttl string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen address (env ADDR)")
 	fs.StringVar(&c.DatabasePath, "database-path", env("DATABASE_PATH", "data/workshop.db"), "SQLite file; its folder is created (env DATABASE_PATH)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis server; if none answers, an embedded one is started (env REDIS_URL)")
@@ -60,6 +62,8 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&ttl, "cache-ttl", env("CACHE_TTL", "5m"), "how long cached pages live (env CACHE_TTL)")
 	fs.StringVar(&slow, "slow-query-ms", env("SLOW_QUERY_MS", "300"), "simulated database latency added to uncached detail lookups, in ms (env SLOW_QUERY_MS)")
 	fs.StringVar(&mem, "memory-cache-mb", env("MEMORY_CACHE_MB", "64"), "byte budget of the in-process cache, in MiB (env MEMORY_CACHE_MB)")
+	fs.StringVar(&wms, "weather-latency-ms", env("WEATHER_LATENCY_MS", "1000"), "latency of the simulated upstream weather service, in ms (env WEATHER_LATENCY_MS)")
+	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", "60s"), "how long a city's weather is cached (env WEATHER_TTL)")
 	fs.BoolVar(&c.Dev, "dev", env("DEV", "") == "1", "read templates and static files from disk on every request (env DEV=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -73,6 +77,12 @@ func parseConfig(args []string) (config, error) {
 	}
 	if c.MemoryMB, err = strconv.Atoi(mem); err != nil || c.MemoryMB < 1 || c.MemoryMB > 1<<20 {
 		return c, fmt.Errorf("MEMORY_CACHE_MB: %q is not a whole number of MiB from 1 to 1048576", mem)
+	}
+	if c.WeatherMS, err = strconv.Atoi(wms); err != nil || c.WeatherMS < 0 || c.WeatherMS > 60_000 {
+		return c, fmt.Errorf("WEATHER_LATENCY_MS: %q is not a whole number of milliseconds from 0 to 60000", wms)
+	}
+	if c.WeatherTTL, err = time.ParseDuration(wttl); err != nil || c.WeatherTTL <= 0 {
+		return c, fmt.Errorf("WEATHER_TTL: %q is not a positive duration like 60s", wttl)
 	}
 	switch c.CacheDefault {
 	case "none", "memory", "redis":
@@ -136,15 +146,17 @@ func run(cfg config, log *slog.Logger) error {
 		label = "Redis (embedded)"
 	}
 	srv, err := handlers.NewServer(handlers.ServerConfig{
-		Store:         store,
-		Memory:        cache.NewMemory(cache.MemoryConfig{MaxBytes: int64(cfg.MemoryMB) << 20, DefaultTTL: cfg.CacheTTL}),
-		Redis:         cache.NewRedis(cache.RedisConfig{Client: rdb, DefaultTTL: cfg.CacheTTL, Label: label}),
-		RedisEmbedded: embedded,
-		DefaultMode:   mode,
-		TTL:           cfg.CacheTTL,
-		SlowQuery:     time.Duration(cfg.SlowQueryMS) * time.Millisecond,
-		Dev:           cfg.Dev,
-		Logger:        log,
+		Store:          store,
+		Memory:         cache.NewMemory(cache.MemoryConfig{MaxBytes: int64(cfg.MemoryMB) << 20, DefaultTTL: cfg.CacheTTL}),
+		Redis:          cache.NewRedis(cache.RedisConfig{Client: rdb, DefaultTTL: cfg.CacheTTL, Label: label}),
+		RedisEmbedded:  embedded,
+		DefaultMode:    mode,
+		TTL:            cfg.CacheTTL,
+		SlowQuery:      time.Duration(cfg.SlowQueryMS) * time.Millisecond,
+		Dev:            cfg.Dev,
+		Logger:         log,
+		WeatherLatency: time.Duration(cfg.WeatherMS) * time.Millisecond,
+		WeatherTTL:     cfg.WeatherTTL,
 	})
 	if err != nil {
 		return err

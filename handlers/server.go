@@ -40,6 +40,14 @@ type ServerConfig struct {
 	Dev bool
 	// TemplateDir and StaticDir are the folders Dev reads from.
 	TemplateDir, StaticDir string
+	// WeatherLatency is the simulated upstream weather service's delay
+	// (WEATHER_LATENCY_MS); WeatherTTL how long a city's weather is cached
+	// (WEATHER_TTL). WeatherUpstreamURL is the upstream's base URL; empty
+	// means this server's own /upstream/weather, reached over real HTTP at
+	// the local address the request came in on.
+	WeatherLatency     time.Duration
+	WeatherTTL         time.Duration
+	WeatherUpstreamURL string
 	Logger                 *slog.Logger
 }
 
@@ -129,7 +137,13 @@ func (s *Server) routes() http.Handler {
 		r.Get("/products/{id}", s.handle(s.serveDetail))
 		r.Get("/products/{id}/edit", s.handle(s.serveEditForm))
 		r.Post("/products/{id}/edit", s.handle(s.serveEdit))
-		s.demoRoutes(r)
+		// Each demo registers its own routes from its own file.
+		s.fibRoutes(r)       // fib.go: /benchmark
+		s.weatherRoutes(r)   // weather.go: /weather, /api/weather, /upstream/weather
+		s.compareRoutes(r)   // compare.go: /products/compare
+		s.httpCacheRoutes(r) // httpcache.go: /static-content, /dynamic-content, /conditional-content
+		s.statsRoutes(r)     // stats.go: /cache-stats, /api/cache-stats
+		s.apiRoutes(r)       // api.go: /api/products, /api/products/{id}, /api/data
 	})
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound("There is no page at " + r.URL.Path + ".")

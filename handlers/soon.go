@@ -1,22 +1,6 @@
 package handlers
 
-import (
-	"net/http"
-
-	"github.com/go-chi/chi/v5"
-)
-
-// demoRoutes registers the workshop's demos.
-func (s *Server) demoRoutes(r chi.Router) {
-	for path, title := range map[string]string{
-		"/products/compare": "Cache comparison",
-		"/benchmark":        "Fibonacci benchmark",
-		"/weather":          "Weather API",
-		"/cache-stats":      "Cache statistics",
-	} {
-		r.Get(path, s.handle(s.serveSoon(title)))
-	}
-}
+import "net/http"
 
 type soonData struct{ Title string }
 

@@ -1,0 +1,42 @@
+# Cache Workshop. Two commands do everything: `make run` and `make test`.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run build test test-short vet fmt bench e2e clean
+
+## run: serve the workshop on http://127.0.0.1:8080 (ADDR, REDIS_URL, ... override)
+run:
+	$(GO) run .
+
+## build: compile the server to ./cacheworkshop
+build:
+	$(GO) build -o cacheworkshop .
+
+## test: gofmt and vet checks, then every test with the race detector.
+## Real-Redis tests skip with a message when redis-server is missing
+## (REQUIRE_REDIS=1 makes that a failure); browser tests likewise with
+## Chromium (REQUIRE_BROWSER=1).
+test: vet
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## bench: load-test the server and print one table measured in one run
+bench:
+	$(GO) run ./bench
+
+## e2e: only the headless-Chromium tests
+e2e:
+	$(GO) test -count=1 -v ./e2e/
+
+clean:
+	rm -rf data cacheworkshop e2e/screenshots bench/out
