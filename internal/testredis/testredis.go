@@ -113,3 +113,11 @@ func freePort(tb testing.TB) int {
 
 // String describes the server for logs.
 func (s *Server) String() string { return fmt.Sprintf("redis-server at %s", s.Addr) }
+
+// quietLog drops go-redis's pool chatter, which floods test output while a
+// test has deliberately stopped the server.
+type quietLog struct{}
+
+func (quietLog) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietLog{}) }
