@@ -343,7 +343,7 @@ func TestMarkupShownAsText(t *testing.T) {
 			if strings.Contains(path, "?") {
 				sep = "&"
 			}
-			body := a.get(path+sep+"cache="+mode).Body
+			body := a.get(path + sep + "cache=" + mode).Body
 			if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 				t.Errorf("%s (%s): markup from a product name reached the page unescaped", path, mode)
 			}

@@ -48,7 +48,7 @@ type ServerConfig struct {
 	WeatherLatency     time.Duration
 	WeatherTTL         time.Duration
 	WeatherUpstreamURL string
-	Logger                 *slog.Logger
+	Logger             *slog.Logger
 }
 
 // Server serves the workshop.
