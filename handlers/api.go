@@ -1,8 +1,248 @@
 package handlers
 
-import "github.com/go-chi/chi/v5"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
 
-// apiRoutes registers this demo's routes.
+	"github.com/go-chi/chi/v5"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/models"
+)
+
+// apiDataTTL is deliberately short so a learner polling /api/data sees a
+// MISS, a run of HITs, then a MISS again when the entry expires.
+const apiDataTTL = 10 * time.Second
+
+// apiETagDigest stands in for the template digest in JSON ETags: the JSON
+// shape has no template, so a constant that changes with the shape is
+// what must invalidate browsers' copies.
+const apiETagDigest = "json1"
+
+// apiRoutes registers the JSON API.
 func (s *Server) apiRoutes(r chi.Router) {
-	_ = r
+	r.Get("/api/products", s.handle(s.serveAPIList))
+	r.Get("/api/products/{id}", s.handle(s.serveAPIProduct))
+	r.Get("/api/data", s.handle(s.serveAPIData))
+}
+
+// apiProduct is the JSON form of a product.
+type apiProduct struct {
+	ID         int64     `json:"id"`
+	Name       string    `json:"name"`
+	Category   string    `json:"category"`
+	PriceCents int64     `json:"price_cents"`
+	Price      string    `json:"price"`
+	Stock      int64     `json:"stock"`
+	Version    int64     `json:"version"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	URL        string    `json:"url"`
+}
+
+func apiProductOf(p models.Product) apiProduct {
+	return apiProduct{ID: p.ID, Name: p.Name, Category: p.Category, PriceCents: p.Price,
+		Price: models.FormatMoney(p.Price), Stock: p.Stock, Version: p.Version,
+		UpdatedAt: p.UpdatedAt.UTC(), URL: "/api/products/" + strconv.FormatInt(p.ID, 10)}
+}
+
+type apiList struct {
+	Products []apiProduct `json:"products"`
+	Page     int          `json:"page"`
+	PerPage  int          `json:"per_page"`
+	Total    int64        `json:"total"`
+	LastPage int          `json:"last_page"`
+	Prev     string       `json:"prev,omitempty"`
+	Next     string       `json:"next,omitempty"`
+	// BuiltAt says when this body was built: on a HIT it is older than
+	// the request, which is how a client can tell a cached copy.
+	BuiltAt time.Time `json:"built_at"`
+}
+
+type apiDetail struct {
+	apiProduct
+	Description string        `json:"description"`
+	CreatedAt   time.Time     `json:"created_at"`
+	InCategory  apiPriceStats `json:"price_in_category"`
+	BuiltAt     time.Time     `json:"built_at"`
+}
+
+type apiPriceStats struct {
+	Category string `json:"category"`
+	Rank     int64  `json:"rank"`
+	Of       int64  `json:"of"`
+	AvgCents int64  `json:"avg_cents"`
+	MinCents int64  `json:"min_cents"`
+	MaxCents int64  `json:"max_cents"`
+}
+
+// jsonEntry encodes v as a cacheable JSON response. Slot is -1: JSON has
+// no per-request markup, so the stored bytes are sent as they are.
+func jsonEntry(v any) (*Entry, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	body = append(body, '\n')
+	return &Entry{Status: http.StatusOK, ContentType: "application/json; charset=utf-8", Slot: -1, Body: body}, nil
+}
+
+// writeAPI sends a served JSON entry. A cache failure cannot be shown in
+// the body (it is cached), so it travels in a header instead.
+func (s *Server) writeAPI(w http.ResponseWriter, r *http.Request, sv *served) {
+	if len(sv.notices) > 0 {
+		w.Header().Set("X-Cache-Notice", headerSafe(sv.notices[0]+" Served from the database instead."))
+	}
+	s.writeEntry(w, r, sv)
+}
+
+// headerSafe drops bytes that cannot appear in a header value.
+func headerSafe(v string) string {
+	b := []byte(v)
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+func apiListURL(page, perPage int) string {
+	u := "/api/products?page=" + strconv.Itoa(page)
+	if perPage != defaultPerPage {
+		u += "&per_page=" + strconv.Itoa(perPage)
+	}
+	return u
+}
+
+func (s *Server) serveAPIList(w http.ResponseWriter, r *http.Request) error {
+	page, perPage, err := parsePagination(r)
+	if err != nil {
+		return err
+	}
+	sv, err := s.fetch(r.Context(), pageSpec{
+		Page: "api-list",
+		Key:  "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage),
+		Gens: []string{genList},
+		Build: func(ctx context.Context) (*Entry, error) {
+			total, err := s.store.Count(ctx)
+			if err != nil {
+				return nil, err
+			}
+			last := max(int((total+int64(perPage)-1)/int64(perPage)), 1)
+			if page > last {
+				return nil, errBadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, page))
+			}
+			ps, err := s.store.List(ctx, (page-1)*perPage, perPage)
+			if err != nil {
+				return nil, err
+			}
+			out := apiList{Products: make([]apiProduct, len(ps)), Page: page, PerPage: perPage,
+				Total: total, LastPage: last, BuiltAt: time.Now().UTC()}
+			for i, p := range ps {
+				out.Products[i] = apiProductOf(p)
+			}
+			if page > 1 {
+				out.Prev = apiListURL(page-1, perPage)
+			}
+			if page < last {
+				out.Next = apiListURL(page+1, perPage)
+			}
+			return jsonEntry(out)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writeAPI(w, r, sv)
+	return nil
+}
+
+func (s *Server) serveAPIProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := models.ParseID(chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	cat, err := s.categoryOf(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	// The same generations as the detail page: the price rank in the
+	// body changes when any product of the category is edited.
+	sv, err := s.fetch(r.Context(), pageSpec{
+		Page: "api-product",
+		Key:  "id=" + strconv.FormatInt(id, 10),
+		Gens: []string{genProduct(id), genCategory(cat)},
+		Build: func(ctx context.Context) (*Entry, error) {
+			p, err := s.store.Get(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			s.categories.Store(id, p.Category)
+			st, err := s.store.PriceStats(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.simulateLatency(ctx); err != nil {
+				return nil, err
+			}
+			e, err := jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
+				CreatedAt: p.CreatedAt.UTC(), BuiltAt: time.Now().UTC(),
+				InCategory: apiPriceStats{Category: p.Category, Rank: st.Rank, Of: st.CategoryCount,
+					AvgCents: st.AvgCents, MinCents: st.MinCents, MaxCents: st.MaxCents}})
+			if err != nil {
+				return nil, err
+			}
+			e.ETag = productETag(p, cache.ModeFrom(ctx), apiETagDigest)
+			e.LastModified = p.UpdatedAt
+			return e, nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writeAPI(w, r, sv)
+	return nil
+}
+
+type apiData struct {
+	Message     string    `json:"message"`
+	GeneratedAt time.Time `json:"generated_at"`
+	TTLSeconds  int       `json:"ttl_s"`
+	Products    int64     `json:"products"`
+	Categories  []apiCat  `json:"categories"`
+}
+
+type apiCat struct {
+	Category string `json:"category"`
+	Count    int64  `json:"count"`
+}
+
+// serveAPIData is a small sample payload whose timestamp shows when it was
+// built: it stays the same while HITs are served and moves on each MISS.
+func (s *Server) serveAPIData(w http.ResponseWriter, r *http.Request) error {
+	sv, err := s.fetch(r.Context(), pageSpec{
+		Page: "api-data", Key: "sample", Gens: []string{genList}, TTL: apiDataTTL,
+		Build: func(ctx context.Context) (*Entry, error) {
+			cats, err := s.store.CategoryCounts(ctx)
+			if err != nil {
+				return nil, err
+			}
+			d := apiData{Message: "Sample payload: generated_at is when it was built; it changes only on a MISS.",
+				GeneratedAt: time.Now().UTC(), TTLSeconds: int(apiDataTTL / time.Second), Categories: make([]apiCat, len(cats))}
+			for i, c := range cats {
+				d.Categories[i] = apiCat{Category: c.Category, Count: c.Count}
+				d.Products += c.Count
+			}
+			return jsonEntry(d)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	s.writeAPI(w, r, sv)
+	return nil
 }
