@@ -1,0 +1,306 @@
+// Command bench is `make bench`: it builds the workshop server in-process
+// (SQLite seeded in a temporary folder, the memory cache, a private
+// redis-server), serves it with main.go's net/http settings on loopback,
+// loads every row of the table with 16 keep-alive connections, and prints
+// one Markdown table measured in this one run. It also builds the real
+// binary to time start-up and read its resident memory.
+//
+// Every row is checked before it counts: a "hit" row whose responses do
+// not all say X-Cache: HIT fails the run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	dur, warm  time.Duration
+	conns      int
+	out        string
+	skipBinary bool
+}
+
+func main() {
+	var o options
+	flag.DurationVar(&o.dur, "duration", 3*time.Second, "measured time per row")
+	flag.DurationVar(&o.warm, "warmup", 500*time.Millisecond, "warm-up per row, not measured")
+	flag.IntVar(&o.conns, "conns", 16, "concurrent keep-alive connections")
+	flag.StringVar(&o.out, "out", "bench/out/latest.md", "where to write the Markdown report, relative to the module root")
+	flag.BoolVar(&o.skipBinary, "skip-binary", false, "skip building the real binary (start-up and RSS rows become n/a)")
+	flag.Parse()
+	if o.conns < 1 || o.dur <= 0 || o.warm < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -conns must be at least 1 and -duration positive")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, o)
+	stop()
+	os.Exit(code)
+}
+
+// progress writes to stderr: one line per step, and a live counter on a
+// terminal.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+	live  bool
+}
+
+func newProgress() *progress {
+	p := &progress{w: os.Stderr, start: time.Now()}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		p.tty = true
+	}
+	return p
+}
+
+func (p *progress) stamp() string {
+	return fmt.Sprintf("[%5.1fs]", time.Since(p.start).Seconds())
+}
+
+// step starts a new line.
+func (p *progress) step(msg string) {
+	p.endLive()
+	fmt.Fprintf(p.w, "%s %s\n", p.stamp(), msg)
+}
+
+// update rewrites the current line (terminal only).
+func (p *progress) update(msg string) {
+	if !p.tty {
+		return
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s %s", p.stamp(), msg)
+	p.live = true
+}
+
+func (p *progress) endLive() {
+	if p.live {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.live = false
+	}
+}
+
+func run(ctx context.Context, o options) int {
+	p := newProgress()
+	err := bench(ctx, o, p)
+	p.endLive()
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "bench: interrupted")
+		return 130
+	}
+	var fe *failedError
+	if errors.As(err, &fe) {
+		fmt.Fprintln(os.Stderr, "\nbench: FAILED, the numbers above are not what they claim:")
+		for _, m := range fe.msgs {
+			fmt.Fprintln(os.Stderr, "  - "+m)
+		}
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// failedError says rows did not serve what they claim; the table is still
+// printed so the failure can be seen in context.
+type failedError struct{ msgs []string }
+
+func (e *failedError) Error() string { return strings.Join(e.msgs, "; ") }
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module cacheworkshop") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the cacheworkshop module (no go.mod found above the current folder)")
+		}
+		dir = parent
+	}
+}
+
+func bench(ctx context.Context, o options, p *progress) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	env := readEnv(root)
+	tmp, err := os.MkdirTemp("", "cw-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	p.step("starting Redis")
+	rs, err := startRedis(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+	p.step("using " + rs.version + " at " + rs.url)
+
+	p.step("opening and seeding SQLite in " + tmp)
+	w, err := newWorkshop(ctx, filepath.Join(tmp, "bench.db"), rs)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	app, err := serve(w.srv, &w.logs)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	slowApp, err := serve(w.slowSrv, &w.logs)
+	if err != nil {
+		return err
+	}
+	defer slowApp.close()
+
+	// The raw handlers serve exactly the list page's bytes, so every row
+	// moves the same payload.
+	lp, err := probe(ctx, app.addr, listPath, "cache_mode=memory")
+	if err != nil {
+		return err
+	}
+	if lp.status != 200 {
+		return fmt.Errorf("GET %s: status %d, want 200: %s", listPath, lp.status, clip(string(lp.body), 300))
+	}
+	rawBody := lp.body
+	raw, err := serve(rawHandler(rawBody), &w.logs)
+	if err != nil {
+		return err
+	}
+	defer raw.close()
+	const rawKey = "bench:raw-page"
+	if err := w.rdb.Set(ctx, rawKey, rawBody, 0).Err(); err != nil {
+		return fmt.Errorf("store the raw page in Redis: %w", err)
+	}
+	rawGet, err := serve(rawRedisHandler(w.rdb, rawKey), &w.logs)
+	if err != nil {
+		return err
+	}
+	defer rawGet.close()
+
+	rep := &report{opts: o, env: env, redis: rs, rawSize: len(rawBody), seedDur: w.seedDur, seeded: w.seeded, total: w.total,
+		loadStart: readLoadavg()}
+
+	// Memory, before any load: every list page, then every detail page,
+	// cached once in memory mode.
+	listPages := int((w.total + 19) / 20)
+	p.step(fmt.Sprintf("in-process: caching all %d list pages in memory mode", listPages))
+	for i := 1; i <= listPages; i++ {
+		if err := wantOK(ctx, app.addr, "/products?page="+strconv.Itoa(i), "cache_mode=memory"); err != nil {
+			return err
+		}
+	}
+	rep.selfRSSList, _ = vmRSS("self")
+
+	if o.skipBinary {
+		rep.bin = &binaryResult{skippedCause: "skipped with -skip-binary"}
+	} else {
+		rep.bin, err = measureBinary(ctx, root, tmp, rs.url, w.total, p.step)
+		if err != nil {
+			return fmt.Errorf("server binary: %w", err)
+		}
+	}
+
+	rows := plan(app.addr, slowApp.addr, raw.addr, rawGet.addr, rs.label)
+	ctr := counters{redisRT: &w.redisRT, dbQueries: &w.dbQueries}
+	apiMissing := ""
+	measured := 0
+	for _, r := range rows {
+		if r.na == "" {
+			measured++
+		}
+	}
+	i := 0
+	for _, r := range rows {
+		if r.na != "" {
+			rep.rows = append(rep.rows, r)
+			continue
+		}
+		i++
+		if r.group == "api" && apiMissing != "" {
+			r.na = apiMissing
+			rep.rows = append(rep.rows, r)
+			continue
+		}
+		label := fmt.Sprintf("row %d/%d: %s · %s", i, measured, r.name, r.mode)
+		p.step(label)
+		if r.checkProbe {
+			pr, err := warmAndCheck(ctx, r)
+			if err != nil {
+				return err
+			}
+			if r.group == "api" && pr.status == 404 {
+				apiMissing = "404: not built yet"
+				r.na = apiMissing
+				rep.rows = append(rep.rows, r)
+				continue
+			}
+			if pr.status != 200 {
+				r.problems = append(r.problems, fmt.Sprintf("probe got status %d: %s", pr.status, clip(string(pr.body), 200)))
+			}
+			r.probe = pr
+		}
+		res, err := runLoad(ctx, r.t, o.conns, o.warm, o.dur, ctr, func(phase string, el, tot time.Duration, done int64) {
+			p.update(fmt.Sprintf("%s: %s %.1f/%.1fs, %d requests", label, phase, el.Seconds(), tot.Seconds(), done))
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		r.res = res
+		r.verify()
+		p.endLive()
+		fmt.Fprintf(p.w, "%s   %s req/s, p50 %s, p99 %s, %s allocs/req%s\n", p.stamp(), fmtRate(res.rps()),
+			fmtUS(res.hist.ValueAtQuantile(50)), fmtUS(res.hist.ValueAtQuantile(99)),
+			fmtFloat(res.perReq(float64(res.mallocs))), r.problemSuffix())
+		rep.rows = append(rep.rows, r)
+	}
+	rep.loadEnd = readLoadavg()
+	rep.logs = w.logs.String()
+	rep.took = time.Since(p.start)
+
+	md := rep.markdown()
+	fmt.Println(md)
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	p.step("wrote " + out)
+	var fails []string
+	for _, r := range rep.rows {
+		for _, m := range r.problems {
+			fails = append(fails, r.name+" · "+r.mode+": "+m)
+		}
+	}
+	if len(fails) > 0 {
+		return &failedError{fails}
+	}
+	return nil
+}
