@@ -148,7 +148,7 @@ func run(cfg config, log *slog.Logger) error {
 	srv, err := handlers.NewServer(handlers.ServerConfig{
 		Store:          store,
 		Memory:         cache.NewMemory(cache.MemoryConfig{MaxBytes: int64(cfg.MemoryMB) << 20, DefaultTTL: cfg.CacheTTL}),
-		Redis:          cache.NewRedis(cache.RedisConfig{Client: rdb, DefaultTTL: cfg.CacheTTL, Label: label}),
+		Redis:          cache.NewRedis(cache.RedisConfig{Client: rdb, DefaultTTL: cfg.CacheTTL, Label: label, Guard: cache.NewGuard()}),
 		RedisEmbedded:  embedded,
 		DefaultMode:    mode,
 		TTL:            cfg.CacheTTL,

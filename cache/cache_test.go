@@ -3,6 +3,7 @@ package cache_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -319,5 +320,71 @@ func TestEmbedded(t *testing.T) {
 			t.Fatal("key with 300ms TTL still present after 3s on the embedded server")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestGuard proves a dead Redis stops costing a timeout per call once the
+// breaker opens, that it closes when Redis is back, and that the fault
+// switches act on every command.
+func TestGuard(t *testing.T) {
+	srv := testredis.Start(t)
+	client, err := cache.NewRedisClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	g := cache.NewGuard()
+	g.Cooldown = 300 * time.Millisecond
+	r := cache.NewRedis(cache.RedisConfig{Client: client, Guard: g})
+	ctx := context.Background()
+	if err := r.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	g.SetFail(true)
+	if _, _, err := r.Get(ctx, "k"); !errors.Is(err, cache.ErrFaultInjected) {
+		t.Errorf("with fail switch: got %v, want ErrFaultInjected", err)
+	}
+	g.SetFail(false)
+	g.SetLatency(50 * time.Millisecond)
+	start := time.Now()
+	if _, found, err := r.Get(ctx, "k"); !found || err != nil {
+		t.Errorf("with latency: got found=%v err=%v", found, err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("latency switch: call took %v, want at least 50ms", d)
+	}
+	g.SetLatency(0)
+
+	srv.Stop()
+	for range g.Threshold {
+		if _, _, err := r.Get(ctx, "k"); err == nil {
+			t.Fatal("Get with Redis stopped: got nil error")
+		}
+	}
+	if !g.State().Open {
+		t.Fatalf("breaker after %d failures: got closed, want open", g.Threshold)
+	}
+	if _, _, err := r.Get(ctx, "k"); !errors.Is(err, cache.ErrCircuitOpen) {
+		t.Errorf("open breaker: got %v, want ErrCircuitOpen", err)
+	}
+	if g.State().ShortCircuits == 0 {
+		t.Error("short circuits: got 0, want > 0")
+	}
+
+	srv.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, _, err := r.Get(ctx, "k")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker did not close within 5s of Redis returning: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if g.State().Open {
+		t.Error("breaker still open after a successful call")
 	}
 }

@@ -19,6 +19,7 @@ type Redis struct {
 	prefix string
 	ttl    time.Duration
 	label  string
+	guard  *Guard
 
 	hits, misses, errs, sets, deletes atomic.Uint64
 }
@@ -36,6 +37,9 @@ type RedisConfig struct {
 	DefaultTTL time.Duration
 	// Label is what the UI calls this backend, e.g. "Redis (embedded)".
 	Label string
+	// Guard, when set, is installed as a hook on Client: a circuit
+	// breaker and the fault switches for every command of the client.
+	Guard *Guard
 }
 
 // NewRedis wraps a go-redis client.
@@ -49,8 +53,14 @@ func NewRedis(cfg RedisConfig) *Redis {
 	if cfg.Label == "" {
 		cfg.Label = "Redis"
 	}
-	return &Redis{client: cfg.Client, prefix: cfg.Prefix, ttl: cfg.DefaultTTL, label: cfg.Label}
+	if cfg.Guard != nil {
+		cfg.Client.AddHook(cfg.Guard)
+	}
+	return &Redis{client: cfg.Client, prefix: cfg.Prefix, ttl: cfg.DefaultTTL, label: cfg.Label, guard: cfg.Guard}
 }
+
+// Guard returns the breaker and fault switches, or nil.
+func (r *Redis) Guard() *Guard { return r.guard }
 
 // NewRedisClient parses a redis:// URL and sets the short timeouts a cache
 // needs: a cache that waits seconds for a dead server is worse than none.
@@ -64,6 +74,10 @@ func NewRedisClient(url string) (*redis.Client, error) {
 	opt.WriteTimeout = 150 * time.Millisecond
 	opt.PoolTimeout = 200 * time.Millisecond
 	opt.MaxRetries = 0
+	// One dial attempt per command: go-redis's default of five with
+	// backoff would make every call against a dead server cost half a
+	// second.
+	opt.DialerRetries = 1
 	opt.PoolSize = 32
 	// Cache reads must not wait for a slow request's deadline: the
 	// timeouts above bound every call on their own.

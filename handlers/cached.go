@@ -140,7 +140,9 @@ type built struct {
 func (s *Server) fallback(ctx context.Context, sv *served, spec pageSpec, notice string) (*served, error) {
 	sv.outcome = trace.Miss
 	sv.notices = append(sv.notices, notice)
-	e, err := s.build(ctx, spec)
+	// The backend just failed: render fragments without it too, rather
+	// than paying for the failure once per fragment.
+	e, err := s.build(cache.WithMode(ctx, cache.ModeNone), spec)
 	sv.entry = e
 	return sv, err
 }
@@ -207,8 +209,12 @@ func (s *Server) build(ctx context.Context, spec pageSpec) (*Entry, error) {
 	return e, nil
 }
 
-// renderEntry renders a page template into an Entry with a slot.
+// renderEntry renders a page template into an Entry with a slot. The
+// render's fragments use the request's mode, cache and trace.
 func (s *Server) renderEntry(ctx context.Context, page string, data layoutData) (*Entry, error) {
+	if data.Req == nil {
+		data.Req = s.newRenderReq(ctx, page)
+	}
 	t0 := time.Now()
 	body, err := s.pages.render(page, data)
 	if err != nil {

@@ -51,7 +51,7 @@ func newApp(t *testing.T, opts ...func(*handlers.ServerConfig)) *app {
 	t.Cleanup(func() { _ = client.Close() })
 	a := &app{t: t, store: store, redis: rs,
 		memory: cache.NewMemory(cache.MemoryConfig{MaxBytes: 32 << 20}),
-		rcache: cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "cw:"}),
+		rcache: cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "cw:", Guard: cache.NewGuard()}),
 	}
 	cfg := handlers.ServerConfig{
 		Store: store, Memory: a.memory, Redis: a.rcache,

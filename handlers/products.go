@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"mime"
 	"net/http"
 	"strconv"
@@ -93,6 +94,7 @@ func parsePagination(r *http.Request) (page, perPage int, err error) {
 // productRow is a product with its display values formatted once, so the
 // template does no function calls per row.
 type productRow struct {
+	FragKey  string // id and version: an edit makes a new key
 	ID       int64
 	Name     string
 	Category string
@@ -102,10 +104,15 @@ type productRow struct {
 }
 
 func rowOf(p models.Product) productRow {
-	return productRow{ID: p.ID, Name: p.Name, Category: p.Category, Price: models.FormatMoney(p.Price), Stock: p.Stock, Version: p.Version}
+	return productRow{FragKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10), ID: p.ID, Name: p.Name, Category: p.Category, Price: models.FormatMoney(p.Price), Stock: p.Stock, Version: p.Version}
 }
 
 type listData struct {
+	Req *RenderReq
+	// TableKey names the table fragment by page and a digest of the ids
+	// and versions it shows: an edit changes only the tables that
+	// contain the edited product.
+	TableKey  string
 	Products  []productRow
 	Total     int64
 	Page      int
@@ -150,10 +157,15 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return nil, err
 			}
-			d := listData{Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
+			rr := s.newRenderReq(ctx, "list")
+			d := listData{Req: rr, Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
+			h := fnv.New64a()
 			for i, p := range ps {
 				d.Products[i] = rowOf(p)
+				h.Write([]byte(d.Products[i].FragKey))
+				h.Write([]byte{','})
 			}
+			d.TableKey = "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage) + ":" + strconv.FormatUint(h.Sum64(), 36)
 			if len(ps) > 0 {
 				d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
 			}
@@ -164,7 +176,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 			if page < last {
 				d.NextURL = listURL(page+1, perPage)
 			}
-			return s.renderEntry(ctx, "list", s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", d))
+			ld := s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", tableLoader{d})
+			ld.Req = rr
+			return s.renderEntry(ctx, "list", ld)
 		},
 	})
 	if err != nil {
@@ -199,7 +213,27 @@ func pageLinks(page, last, perPage int) []pageLink {
 	return out
 }
 
+// tableLoader prefetches every row fragment of the table in one round
+// trip, and only when the table fragment itself missed.
+type tableLoader struct{ listData }
+
+// Load implements Loader.
+func (t tableLoader) Load(context.Context) (any, error) {
+	keys := make([]string, len(t.Products))
+	for i, p := range t.Products {
+		keys[i] = p.FragKey
+	}
+	t.Req.Prefetch("product-row", keys)
+	return t.listData, nil
+}
+
 type detailData struct {
+	Req         *RenderReq
+	CardKey     string
+	Updated     string
+	UpdatedText string
+	AboveText   string
+	Stats2      Loader
 	P           models.Product
 	Price       string
 	Stats       models.PriceStats
@@ -238,13 +272,27 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 			if err := s.simulateLatency(ctx); err != nil {
 				return nil, err
 			}
-			d := detailData{P: p, Price: models.FormatMoney(p.Price), Stats: st,
+			rr := s.newRenderReq(ctx, "detail")
+			d := detailData{Req: rr, CardKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10),
+				Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+				Stats2: LoaderFunc(s.loadCatalogueStats),
+				P:      p, Price: models.FormatMoney(p.Price), Stats: st,
 				Avg: models.FormatMoney(st.AvgCents), Min: models.FormatMoney(st.MinCents), Max: models.FormatMoney(st.MaxCents),
 				SlowQueryMS: s.cfg.SlowQuery.Milliseconds()}
 			if st.AvgCents > 0 {
 				d.AbovePct = int((p.Price - st.AvgCents) * 100 / st.AvgCents)
 			}
-			e, err := s.renderEntry(ctx, "detail", s.layout(r, p.Name, "products", d))
+			switch {
+			case d.AbovePct > 0:
+				d.AboveText = strconv.Itoa(d.AbovePct) + "% above"
+			case d.AbovePct < 0:
+				d.AboveText = strconv.Itoa(-d.AbovePct) + "% below"
+			default:
+				d.AboveText = "right at"
+			}
+			ld := s.layout(r, p.Name, "products", d)
+			ld.Req = rr
+			e, err := s.renderEntry(ctx, "detail", ld)
 			if err != nil {
 				return nil, err
 			}
@@ -295,6 +343,35 @@ func (s *Server) simulateLatency(ctx context.Context) error {
 	}
 	trace.From(ctx).Simulated(time.Since(t0))
 	return nil
+}
+
+type catalogueStats struct {
+	Total      int64
+	ComputedAt string
+	TTL        string
+	Rows       []catalogueRow
+}
+
+type catalogueRow struct {
+	Category   string
+	Count      int64
+	Avg, Value string
+}
+
+// loadCatalogueStats runs the sidebar's whole-table aggregate; it is only
+// called when the category-stats fragment misses.
+func (s *Server) loadCatalogueStats(ctx context.Context) (any, error) {
+	rows, err := s.store.CatalogueSummary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := catalogueStats{ComputedAt: time.Now().UTC().Format("15:04:05 UTC"), TTL: fragmentTTLs["category-stats"].String()}
+	for _, r := range rows {
+		out.Total += r.Count
+		out.Rows = append(out.Rows, catalogueRow{Category: r.Category, Count: r.Count,
+			Avg: models.FormatMoney(int64(r.AvgCents + 0.5)), Value: models.FormatMoney(r.StockValue)})
+	}
+	return out, nil
 }
 
 type editData struct {

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -30,9 +31,10 @@ type pageSet struct {
 	dev   bool
 	funcs template.FuncMap
 
-	mu      sync.RWMutex
-	pages   map[string]*template.Template
-	digests map[string]string
+	mu          sync.RWMutex
+	pages       map[string]*template.Template
+	digests     map[string]string
+	fragDigests map[string]string
 }
 
 func newPageSet(fsys fs.FS, dev bool, funcs template.FuncMap) (*pageSet, error) {
@@ -52,10 +54,17 @@ func (ps *pageSet) parseAll() error {
 	if err != nil {
 		return fmt.Errorf("templates: %w", err)
 	}
+	// fragments.html holds the sub-templates that pages cache with
+	// {{fragment}}; every page's set includes it.
+	frags, err := fs.ReadFile(ps.fsys, "fragments.html")
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
 	pages := make(map[string]*template.Template)
 	digests := make(map[string]string)
+	fragDigests := make(map[string]string)
 	for _, n := range names {
-		if n == "layout.html" {
+		if n == "layout.html" || n == "fragments.html" {
 			continue
 		}
 		src, err := fs.ReadFile(ps.fsys, n)
@@ -66,6 +75,9 @@ func (ps *pageSet) parseAll() error {
 		if err != nil {
 			return fmt.Errorf("templates: layout.html: %w", err)
 		}
+		if _, err := t.New("fragments.html").Parse(string(frags)); err != nil {
+			return fmt.Errorf("templates: fragments.html: %w", err)
+		}
 		if _, err := t.New(n).Parse(string(src)); err != nil {
 			return fmt.Errorf("templates: %s: %w", n, err)
 		}
@@ -75,13 +87,31 @@ func (ps *pageSet) parseAll() error {
 		// changing a template never serves markup rendered by the old one.
 		h := sha256.New()
 		h.Write(layout)
+		h.Write(frags)
 		h.Write(src)
 		digests[name] = hex.EncodeToString(h.Sum(nil)[:4])
+		// Each fragment gets a digest of its own parse tree (taken before
+		// any execution escapes it), so editing one fragment leaves the
+		// others' cached output valid.
+		for _, ft := range t.Templates() {
+			if _, done := fragDigests[ft.Name()]; done || ft.Tree == nil || ft.Tree.Root == nil {
+				continue
+			}
+			sum := sha256.Sum256([]byte(ft.Tree.Root.String()))
+			fragDigests[ft.Name()] = hex.EncodeToString(sum[:4])
+		}
 	}
 	ps.mu.Lock()
-	ps.pages, ps.digests = pages, digests
+	ps.pages, ps.digests, ps.fragDigests = pages, digests, fragDigests
 	ps.mu.Unlock()
 	return nil
+}
+
+// fragDigest returns the digest of a named sub-template's source.
+func (ps *pageSet) fragDigest(name string) string {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	return ps.fragDigests[name]
 }
 
 func (ps *pageSet) get(name string) (*template.Template, string, error) {
@@ -106,11 +136,20 @@ func (ps *pageSet) digest(name string) string {
 }
 
 // render executes a page into a buffer, so a template error becomes an
-// error page instead of half a page.
+// error page instead of half a page. When data is a layoutData, its Req is
+// pointed at the executing template set so {{fragment}} can run the page's
+// own sub-templates; without a Req, fragments render uncached.
 func (ps *pageSet) render(name string, data any) ([]byte, error) {
 	t, _, err := ps.get(name)
 	if err != nil {
 		return nil, err
+	}
+	if ld, ok := data.(layoutData); ok {
+		if ld.Req == nil {
+			ld.Req = &RenderReq{ctx: context.Background(), page: name}
+		}
+		ld.Req.tmpl = t
+		data = ld
 	}
 	var buf bytes.Buffer
 	buf.Grow(16 << 10)
@@ -148,6 +187,8 @@ type layoutData struct {
 	ModeLinks  []modeLink
 	RedisLabel string
 	Content    any
+	// Req is the render's context for {{fragment}}; never printed.
+	Req *RenderReq
 }
 
 type modeLink struct {
@@ -196,6 +237,7 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return "/products?" + v.Encode()
 		},
-		"date": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"fragment": fragment,
+		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 	}
 }

@@ -185,3 +185,21 @@ func (s *Store) Update(ctx context.Context, id int64, c Changes) (Product, error
 	}
 	return cur, nil
 }
+
+// CategorySummary is one row of CatalogueSummary.
+type CategorySummary struct {
+	Category   string
+	Count      int64
+	AvgCents   float64
+	StockValue int64 // sum of price × stock, in cents
+}
+
+// CatalogueSummary aggregates every product by category: a deliberately
+// whole-table query, the kind of expensive summary worth a TTL cache.
+func (s *Store) CatalogueSummary(ctx context.Context) ([]CategorySummary, error) {
+	var out []CategorySummary
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT category, COUNT(*) AS count, AVG(price) AS avg_cents, SUM(price * stock) AS stock_value
+		FROM products GROUP BY category ORDER BY category`).Scan(&out).Error
+	return out, err
+}
