@@ -1,0 +1,38 @@
+// Fibonacci benchmark: draws the timing table as a bar chart. The numbers
+// come from the table the server rendered; nothing is measured here.
+"use strict";
+(function () {
+  function draw() {
+    var canvas = document.getElementById("fib-chart");
+    if (!canvas || typeof Chart === "undefined") return;
+    var rows = document.querySelectorAll("#fib-results tbody tr[data-ms]");
+    var colours = { naive: "#8a4b00", memory: "#0b6e4f", redis: "#a4262c", result: "#1f4e79" };
+    var labels = [], data = [], bg = [];
+    rows.forEach(function (tr) {
+      var ms = parseFloat(tr.getAttribute("data-ms"));
+      if (!(ms >= 0)) return;
+      labels.push(tr.getAttribute("data-name"));
+      // A log axis cannot show 0: clamp to one nanosecond.
+      data.push(Math.max(ms, 1e-6));
+      bg.push(colours[tr.getAttribute("data-way")] || "#5b6675");
+    });
+    if (!data.length) return;
+    new Chart(canvas, {
+      type: "bar",
+      data: { labels: labels, datasets: [{ label: "Time (ms)", data: data, backgroundColor: bg }] },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: function (c) { return c.parsed.y.toPrecision(3) + " ms"; } } }
+        },
+        scales: {
+          y: { type: "logarithmic", title: { display: true, text: "milliseconds (log scale)" } }
+        }
+      }
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
+})();
