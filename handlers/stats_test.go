@@ -1,0 +1,238 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// statsBody mirrors /api/cache-stats.
+type statsBody struct {
+	Memory      backendBody `json:"memory"`
+	Redis       backendBody `json:"redis"`
+	GeneratedAt string      `json:"generated_at"`
+}
+
+type backendBody struct {
+	Name      string   `json:"name"`
+	Available bool     `json:"available"`
+	Error     string   `json:"error"`
+	Hits      uint64   `json:"hits"`
+	Misses    uint64   `json:"misses"`
+	HitRatio  *float64 `json:"hit_ratio"`
+	Sets      uint64   `json:"sets"`
+	Deletes   *uint64  `json:"deletes"`
+	Evictions *uint64  `json:"evictions"`
+	Entries   int      `json:"entries"`
+	Bytes     *int64   `json:"bytes"`
+	Prefix    string   `json:"prefix"`
+	Server    *struct {
+		UsedMemoryHuman       string   `json:"used_memory_human"`
+		UsedMemoryPeakHuman   string   `json:"used_memory_peak_human"`
+		MemFragmentationRatio *float64 `json:"mem_fragmentation_ratio"`
+		KeyspaceHits          uint64   `json:"keyspace_hits"`
+		KeyspaceMisses        *uint64  `json:"keyspace_misses"`
+		OpsPerSec             *uint64  `json:"instantaneous_ops_per_sec"`
+	} `json:"server"`
+}
+
+func (a *app) stats(t *testing.T) statsBody {
+	t.Helper()
+	r := a.get("/api/cache-stats")
+	if r.Status != http.StatusOK {
+		t.Fatalf("/api/cache-stats: got %d, want 200: %s", r.Status, r.Body)
+	}
+	var s statsBody
+	decodeJSON(t, r, &s)
+	return s
+}
+
+func TestStatsJSON(t *testing.T) {
+	a := newApp(t)
+	for _, mode := range []string{"memory", "redis"} {
+		a.get("/products?page=3&cache=" + mode) // MISS, then a set
+		a.get("/products?page=3&cache=" + mode) // HIT
+	}
+	r := a.get("/api/cache-stats")
+	checkTiming(t, r, "memory", "BYPASS")
+	if got, want := r.Header.Get("Cache-Control"), "no-store"; got != want {
+		t.Errorf("Cache-Control: got %q, want %q", got, want)
+	}
+	var s statsBody
+	decodeJSON(t, r, &s)
+	for _, b := range []backendBody{s.Memory, s.Redis} {
+		t.Run(b.Name, func(t *testing.T) {
+			if !b.Available || b.Error != "" {
+				t.Errorf("available: got %v (%q), want true", b.Available, b.Error)
+			}
+			if b.Hits < 1 || b.Misses < 1 || b.Sets < 1 || b.Entries < 1 {
+				t.Errorf("counters: got hits %d misses %d sets %d entries %d, want each at least 1", b.Hits, b.Misses, b.Sets, b.Entries)
+			}
+			if b.HitRatio == nil || *b.HitRatio <= 0 || *b.HitRatio >= 1 {
+				t.Errorf("hit_ratio: got %v, want between 0 and 1", b.HitRatio)
+			}
+			if b.Deletes == nil || b.Evictions == nil || b.Bytes == nil {
+				t.Errorf("got deletes %v evictions %v bytes %v, want every field present", b.Deletes, b.Evictions, b.Bytes)
+			}
+		})
+	}
+	if *s.Memory.Bytes <= 0 {
+		t.Errorf("memory bytes: got %d, want > 0", *s.Memory.Bytes)
+	}
+	if s.Redis.Prefix != "cw:" {
+		t.Errorf("redis prefix: got %q, want %q", s.Redis.Prefix, "cw:")
+	}
+	srv := s.Redis.Server
+	if srv == nil || srv.UsedMemoryHuman == "" || srv.UsedMemoryPeakHuman == "" || srv.MemFragmentationRatio == nil ||
+		srv.KeyspaceHits < 1 || srv.KeyspaceMisses == nil || srv.OpsPerSec == nil {
+		t.Errorf("redis server INFO: got %+v, want every field", srv)
+	}
+}
+
+func TestStatsPage(t *testing.T) {
+	a := newApp(t)
+	r := a.get("/cache-stats")
+	if r.Status != http.StatusOK {
+		t.Fatalf("got %d, want 200", r.Status)
+	}
+	checkTiming(t, r, "memory", "BYPASS")
+	for _, want := range []string{`data-stat="memory.hits"`, `data-stat="redis.server.used_memory_human"`,
+		`action="/cache-stats/clear"`, `name="backend" value="memory"`, `name="backend" value="redis"`,
+		"<h2>Try this</h2>", "stats.js", `id="redis-error" role="alert" hidden`} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+// TestStatsClearRedisOnlyOurKeys puts someone else's keys in the same Redis
+// and checks that clearing removes ours and keeps theirs.
+func TestStatsClearRedisOnlyOurKeys(t *testing.T) {
+	a := newApp(t)
+	ctx := context.Background()
+	rc := a.redis.Client()
+	foreign := []string{"other:app:key", "cw", "cwx:1", "c*w:2"}
+	for _, k := range foreign {
+		if err := rc.Set(ctx, k, "keep me", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.get("/products?cache=redis")
+	a.get("/products/5?cache=redis")
+	if n, err := a.rcache.CountKeys(ctx); err != nil || n < 2 {
+		t.Fatalf("keys under cw: before clear: got %d (%v), want at least 2", n, err)
+	}
+	r := a.post("/cache-stats/clear", url.Values{"backend": {"redis"}})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/cache-stats" {
+		t.Fatalf("got %d to %q, want 303 to /cache-stats", r.Status, r.Header.Get("Location"))
+	}
+	if n, err := a.rcache.CountKeys(ctx); err != nil || n != 0 {
+		t.Errorf("keys under cw: after clear: got %d (%v), want 0", n, err)
+	}
+	for _, k := range foreign {
+		if v, err := rc.Get(ctx, k).Result(); err != nil || v != "keep me" {
+			t.Errorf("foreign key %q: got %q (%v), want it kept", k, v, err)
+		}
+	}
+	if s := a.stats(t); s.Redis.Hits != 0 || s.Redis.Entries != 0 {
+		t.Errorf("after clear: got hits %d keys %d, want 0 and 0", s.Redis.Hits, s.Redis.Entries)
+	}
+	// The flash reports it once on the page.
+	var cookie string
+	for _, c := range strings.Split(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "\n") {
+		if strings.HasPrefix(c, "flash=") {
+			cookie, _, _ = strings.Cut(c, ";")
+		}
+	}
+	if page := a.get("/cache-stats", "Cookie", cookie); !strings.Contains(page.Body, "Other keys in the same Redis were not touched") {
+		t.Error("the stats page does not report the clear")
+	}
+	// The cache refills: the next Redis-mode load misses, then hits.
+	for i, want := range []string{"MISS", "HIT"} {
+		if got := a.get("/products?cache=redis").Header.Get("X-Cache"); got != want {
+			t.Errorf("load %d after clear: got %q, want %q", i, got, want)
+		}
+	}
+}
+
+func TestStatsClearMemory(t *testing.T) {
+	a := newApp(t)
+	a.get("/products?cache=memory")
+	a.get("/products?cache=redis")
+	if got := a.get("/products?cache=memory").Header.Get("X-Cache"); got != "HIT" {
+		t.Fatalf("before clear: got %q, want HIT", got)
+	}
+	r := a.post("/cache-stats/clear", url.Values{"backend": {"memory"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("got %d, want 303", r.Status)
+	}
+	if s := a.memory.Stats(); s.Entries != 0 || s.Hits != 0 {
+		t.Errorf("memory after clear: got %d entries %d hits, want 0 and 0", s.Entries, s.Hits)
+	}
+	if got := a.get("/products?cache=memory").Header.Get("X-Cache"); got != "MISS" {
+		t.Errorf("memory after clear: got %q, want MISS", got)
+	}
+	if got := a.get("/products?cache=redis").Header.Get("X-Cache"); got != "HIT" {
+		t.Errorf("redis after clearing memory: got %q, want HIT (untouched)", got)
+	}
+}
+
+func TestStatsClearRejects(t *testing.T) {
+	a := newApp(t)
+	a.get("/products?cache=memory")
+	cases := []struct {
+		name   string
+		form   url.Values
+		extra  []string
+		status int
+	}{
+		{"unknown backend", url.Values{"backend": {"disk"}}, nil, http.StatusBadRequest},
+		{"no backend", url.Values{}, nil, http.StatusBadRequest},
+		{"empty backend", url.Values{"backend": {""}}, nil, http.StatusBadRequest},
+		{"cross-site", url.Values{"backend": {"memory"}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"foreign origin", url.Values{"backend": {"memory"}}, []string{"Origin", "https://evil.example"}, http.StatusForbidden},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := a.post("/cache-stats/clear", c.form, c.extra...)
+			if r.Status != c.status {
+				t.Fatalf("got %d, want %d", r.Status, c.status)
+			}
+			if s := a.memory.Stats(); s.Entries == 0 {
+				t.Errorf("memory entries: got 0, want the cached page kept")
+			}
+		})
+	}
+	if r := a.get("/cache-stats/clear"); r.Status != http.StatusMethodNotAllowed {
+		t.Errorf("GET clear: got %d, want 405", r.Status)
+	}
+}
+
+func TestStatsRedisDown(t *testing.T) {
+	a := newApp(t)
+	a.get("/products?cache=memory")
+	a.redis.Stop()
+	r := a.get("/cache-stats")
+	if r.Status != http.StatusOK {
+		t.Fatalf("page: got %d, want 200", r.Status)
+	}
+	if !strings.Contains(r.Body, "Redis unavailable") || strings.Contains(r.Body, `id="redis-error" role="alert" hidden`) {
+		t.Error("page does not say Redis is unavailable")
+	}
+	s := a.stats(t)
+	if s.Redis.Available || !strings.Contains(s.Redis.Error, "Redis unavailable") || s.Redis.Server != nil {
+		t.Errorf("redis: got available %v error %q server %v, want unavailable with a reason", s.Redis.Available, s.Redis.Error, s.Redis.Server)
+	}
+	if !s.Memory.Available || s.Memory.Entries < 1 {
+		t.Errorf("memory: got %+v, want its figures regardless", s.Memory)
+	}
+	c := a.post("/cache-stats/clear", url.Values{"backend": {"redis"}})
+	if c.Status != http.StatusSeeOther {
+		t.Fatalf("clear with Redis down: got %d, want 303", c.Status)
+	}
+	if !strings.Contains(strings.Join(c.Header.Values("Set-Cookie"), " "), "flash=") {
+		t.Error("clear with Redis down: no message for the page")
+	}
+}
