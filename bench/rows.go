@@ -64,7 +64,7 @@ func plan(app, slowApp, raw, rawGet, redisLabel string) []*row {
 		r.vsRawGet = true
 		rows = append(rows, r)
 		rows = append(rows, &row{id: pg.group + "/fragments", group: pg.group, name: pg.name, mode: "fragments hot",
-			na: "no fragment cache yet"})
+			na: "the server has no switch yet to serve a page miss with hot fragments"})
 	}
 	return rows
 }

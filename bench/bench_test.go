@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// loadAgainst runs a short load on h and returns the row after verify.
+func loadAgainst(t *testing.T, h http.Handler, wantXCache, wantMode string, hit bool) *row {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	r := &row{name: "test", mode: "test", hit: hit,
+		t: target{addr: strings.TrimPrefix(ts.URL, "http://"), path: "/x", cookie: "cache_mode=memory",
+			wantXCache: wantXCache, wantMode: wantMode}}
+	var rt, db atomic.Int64
+	res, err := runLoad(context.Background(), r.t, 4, 50*time.Millisecond, 200*time.Millisecond,
+		counters{redisRT: &rt, dbQueries: &db}, func(string, time.Duration, time.Duration, int64) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.res = res
+	r.verify()
+	return r
+}
+
+// TestLoadParsesResponses drives the load generator against the framings
+// it must read: Content-Length, chunked, and a server closing after each
+// response.
+func TestLoadParsesResponses(t *testing.T) {
+	body := strings.Repeat("x", 5000)
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+	}{
+		{"content-length", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Cache", "HIT")
+			w.Header().Set("X-Cache-Mode", "memory")
+			w.Header().Set("Content-Length", "5000")
+			_, _ = w.Write([]byte(body))
+		}},
+		{"chunked", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Cache", "HIT")
+			w.Header().Set("X-Cache-Mode", "memory")
+			_, _ = w.Write([]byte(body[:2000]))
+			w.(http.Flusher).Flush()
+			_, _ = w.Write([]byte(body[2000:]))
+		}},
+		{"connection-close", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Cache", "HIT")
+			w.Header().Set("X-Cache-Mode", "memory")
+			w.Header().Set("Connection", "close")
+			_, _ = w.Write([]byte(body))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := loadAgainst(t, tc.h, "HIT", "memory", true)
+			if r.res.requests == 0 {
+				t.Fatalf("requests: got %v, want > 0", r.res.requests)
+			}
+			if got, want := r.res.xcache[xcHit], r.res.requests; got != want {
+				t.Errorf("HIT responses: got %v, want %v", got, want)
+			}
+			if got, want := r.res.bodyMax, int64(len(body)); got != want {
+				t.Errorf("largest body: got %v, want %v", got, want)
+			}
+			if got, want := r.res.bodyMin, int64(len(body)); got != want {
+				t.Errorf("smallest body: got %v, want %v", got, want)
+			}
+			if got := r.res.hist.TotalCount(); got != r.res.requests {
+				t.Errorf("latencies recorded: got %v, want %v", got, r.res.requests)
+			}
+			if len(r.problems) != 0 {
+				t.Errorf("problems: got %v, want none", r.problems)
+			}
+		})
+	}
+}
+
+// TestVerifyCatchesFalseClaims: a row must fail when responses do not
+// carry what it claims.
+func TestVerifyCatchesFalseClaims(t *testing.T) {
+	var n atomic.Int64
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+		want string
+	}{
+		{"hit row that misses", func(w http.ResponseWriter, r *http.Request) {
+			v := "HIT"
+			if n.Add(1)%2 == 0 {
+				v = "MISS"
+			}
+			w.Header().Set("X-Cache", v)
+			w.Header().Set("X-Cache-Mode", "memory")
+		}, "NOT HITTING"},
+		{"wrong mode", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Cache", "HIT")
+			w.Header().Set("X-Cache-Mode", "redis")
+		}, `X-Cache-Mode was not "memory"`},
+		{"no X-Cache", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Cache-Mode", "memory")
+		}, "NOT HITTING"},
+		{"errors", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Cache", "HIT")
+			w.Header().Set("X-Cache-Mode", "memory")
+			w.WriteHeader(http.StatusInternalServerError)
+		}, "were not 200"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := loadAgainst(t, tc.h, "HIT", "memory", true)
+			got := strings.Join(r.problems, "; ")
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("problems: got %q, want one containing %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestServerTiming(t *testing.T) {
+	h := `cache;desc="memory hit page:list";dur=0.01, gen;desc="redis read list";dur=0.20, db;desc="0 queries";dur=0.00, render;dur=0.00, total;dur=0.05`
+	tests := []struct{ name, want string }{
+		{"render", "0.00"},
+		{"total", "0.05"},
+		{"gen", "0.20"},
+		{"sim", ""},
+	}
+	for _, tc := range tests {
+		if got := serverTiming(h, tc.name); got != tc.want {
+			t.Errorf("serverTiming(%q): got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestFmtRate(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{{0, "0"}, {999.6, "1,000"}, {12345, "12,345"}, {1234567, "1,234,567"}}
+	for _, tc := range tests {
+		if got := fmtRate(tc.in); got != tc.want {
+			t.Errorf("fmtRate(%v): got %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
