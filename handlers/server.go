@@ -137,6 +137,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/products/{id}", s.handle(s.serveDetail))
 		r.Get("/products/{id}/edit", s.handle(s.serveEditForm))
 		r.Post("/products/{id}/edit", s.handle(s.serveEdit))
+		r.Get("/api/cache-key", s.handle(s.serveCacheKey))
 		// Each demo registers its own routes from its own file.
 		s.fibRoutes(r)       // fib.go: /benchmark
 		s.weatherRoutes(r)   // weather.go: /weather, /api/weather, /upstream/weather

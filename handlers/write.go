@@ -182,7 +182,7 @@ func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
 	b = append(b, ` cache lookups, `...)
 	b = strconv.AppendInt(b, int64(snap.DBCount), 10)
 	b = append(b, ` database queries (also in the Server-Timing header: DevTools → Network → Timing)</summary>`...)
-	b = append(b, `<table><thead><tr><th scope="col">Layer</th><th scope="col">Backend</th><th scope="col">Key</th><th scope="col">Outcome</th><th scope="col" class="num">ms</th></tr></thead><tbody>`...)
+	b = append(b, `<div class="table-wrap"><table><thead><tr><th scope="col">Layer</th><th scope="col">Backend</th><th scope="col">Key, explained</th><th scope="col">Outcome</th><th scope="col" class="num">ms</th></tr></thead><tbody>`...)
 	for _, l := range snap.Lookups {
 		b = append(b, `<tr><td>`...)
 		b = append(b, html.EscapeString(l.Layer)...)
@@ -190,7 +190,28 @@ func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
 		b = append(b, html.EscapeString(l.Backend)...)
 		b = append(b, `</td><td><code>`...)
 		b = append(b, html.EscapeString(l.Key)...)
-		b = append(b, `</code></td><td><span class="badge badge-`...)
+		b = append(b, `</code>`...)
+		if l.Layer == "page" || l.Layer == "frag" {
+			b = append(b, `<ul class="keyparts">`...)
+			for _, p := range explainKey(l.Key) {
+				b = append(b, `<li><b>`...)
+				b = append(b, html.EscapeString(p.Name)...)
+				b = append(b, `</b> <code>`...)
+				b = append(b, html.EscapeString(p.Value)...)
+				b = append(b, `</code>: `...)
+				b = append(b, html.EscapeString(p.Meaning)...)
+				b = append(b, `</li>`...)
+			}
+			if r := outcomeReason(l.Outcome); r != "" {
+				b = append(b, `<li><b>why `...)
+				b = append(b, html.EscapeString(l.Outcome)...)
+				b = append(b, `</b>: `...)
+				b = append(b, html.EscapeString(r)...)
+				b = append(b, `</li>`...)
+			}
+			b = append(b, `</ul>`...)
+		}
+		b = append(b, `</td><td><span class="badge badge-`...)
 		b = append(b, html.EscapeString(strings.ToLower(l.Outcome))...)
 		b = append(b, `">`...)
 		b = append(b, html.EscapeString(l.Outcome)...)
@@ -210,7 +231,7 @@ func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
 	}
 	b = append(b, `<tr><td>render</td><td>html/template</td><td></td><td></td><td class="num">`...)
 	b = trace.AppendMillis(b, snap.Render)
-	b = append(b, `</td></tr></tbody></table></details>`...)
+	b = append(b, `</td></tr></tbody></table></div><p class="muted">Look up any key's parts and whether it is cached now: <code>/api/cache-key?key=…</code></p></details>`...)
 	return b
 }
 

@@ -1,0 +1,294 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"cacheworkshop/handlers"
+)
+
+// lookup is one cache entry of a Server-Timing header.
+type lookup struct {
+	name, backend, outcome, key string
+}
+
+var stEntry = regexp.MustCompile(`(\w[\w-]*);desc="([^"]*)";dur=[\d.]+`)
+
+// lookups parses the cache entries of a Server-Timing header.
+func lookups(st string) []lookup {
+	var out []lookup
+	for _, m := range stEntry.FindAllStringSubmatch(st, -1) {
+		f := strings.SplitN(m[2], " ", 3)
+		if len(f) < 2 {
+			continue
+		}
+		l := lookup{name: m[1], backend: f[0], outcome: strings.ToUpper(f[1])}
+		if len(f) == 3 {
+			l.key = f[2]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// frags maps fragment name and caller key ("product-row:7:v1") to outcome.
+func frags(st string) map[string]string {
+	out := map[string]string{}
+	for _, l := range lookups(st) {
+		if l.name != "frag" {
+			continue
+		}
+		p := strings.SplitN(l.key, ":", 4) // frag, name, digest, key
+		if len(p) == 4 {
+			out[p[1]+":"+p[3]] = l.outcome
+		}
+	}
+	return out
+}
+
+// TestRussianDoll checks the trace against reality: after an edit the page
+// and the table holding the edited row miss, the edited row misses, every
+// other row hits, and a table that does not hold it hits whole.
+func TestRussianDoll(t *testing.T) {
+	for _, mode := range []string{"memory", "redis"} {
+		t.Run(mode, func(t *testing.T) {
+			a := newApp(t)
+			page1 := "/products?page=1&cache=" + mode
+			page2 := "/products?page=2&cache=" + mode
+			first := a.get(page1)
+			fr := frags(first.Header.Get("Server-Timing"))
+			if len(fr) < 21 {
+				t.Fatalf("cold page: got %d fragment lookups, want a table and 20 rows: %v", len(fr), fr)
+			}
+			for k, o := range fr {
+				if strings.HasPrefix(k, "product-") && o != "MISS" {
+					t.Errorf("cold page: %s got %s, want MISS", k, o)
+				}
+			}
+			a.get(page2)
+			second := a.get(page1)
+			if second.Header.Get("X-Cache") != "HIT" {
+				t.Fatalf("second identical request: X-Cache got %q, want HIT", second.Header.Get("X-Cache"))
+			}
+			if n := len(frags(second.Header.Get("Server-Timing"))); n != 0 {
+				t.Errorf("page hit looked up %d fragments, want 0 (stored bytes only)", n)
+			}
+
+			p := a.product(7)
+			if r := a.post("/products/7/edit", editForm(p, map[string]string{"stock": "5"})); r.Status != 303 {
+				t.Fatalf("edit: got %d", r.Status)
+			}
+			after := a.get(page1)
+			if got := after.Header.Get("X-Cache"); got != "MISS" {
+				t.Errorf("page 1 after edit: X-Cache got %q, want MISS", got)
+			}
+			fr = frags(after.Header.Get("Server-Timing"))
+			rows, hits := 0, 0
+			for k, o := range fr {
+				switch {
+				case strings.HasPrefix(k, "product-table:"):
+					if o != "MISS" {
+						t.Errorf("table holding the edited row: got %s, want MISS", o)
+					}
+				case strings.HasPrefix(k, "product-row:7:"):
+					rows++
+					if o != "MISS" || k != fmt.Sprintf("product-row:7:v%d", p.Version+1) {
+						t.Errorf("edited row: got %s %s, want MISS under version %d", k, o, p.Version+1)
+					}
+				case strings.HasPrefix(k, "product-row:"):
+					rows++
+					if o == "HIT" {
+						hits++
+					} else {
+						t.Errorf("unchanged row %s: got %s, want HIT", k, o)
+					}
+				}
+			}
+			if rows != 20 || hits != 19 {
+				t.Errorf("rows after edit: got %d looked up, %d hits, want 20 and 19", rows, hits)
+			}
+			other := a.get(page2)
+			fr = frags(other.Header.Get("Server-Timing"))
+			for k, o := range fr {
+				if strings.HasPrefix(k, "product-table:") && o != "HIT" {
+					t.Errorf("page 2's table (edited row not in it): got %s, want HIT", o)
+				}
+				if strings.HasPrefix(k, "product-row:") {
+					t.Errorf("page 2 looked up row %s although its table hit", k)
+				}
+			}
+		})
+	}
+}
+
+// TestFragmentsShared: rows are shared by every table that shows them.
+func TestFragmentsShared(t *testing.T) {
+	a := newApp(t)
+	a.get("/products?page=1&per_page=10&cache=memory")
+	fr := frags(a.get("/products?page=1&per_page=20&cache=memory").Header.Get("Server-Timing"))
+	for id := 1; id <= 20; id++ {
+		want := "MISS"
+		if id <= 10 {
+			want = "HIT"
+		}
+		if got := fr[fmt.Sprintf("product-row:%d:v1", id)]; got != want {
+			t.Errorf("row %d: got %q, want %s", id, got, want)
+		}
+	}
+}
+
+// TestModeNoneRendersFragments: mode none bypasses every fragment.
+func TestModeNoneRendersFragments(t *testing.T) {
+	a := newApp(t)
+	for i := range 2 {
+		for _, l := range lookups(a.get("/products?cache=none").Header.Get("Server-Timing")) {
+			if (l.name == "cache" || l.name == "frag") && l.outcome != "BYPASS" {
+				t.Errorf("request %d: %s %s got %s, want BYPASS", i, l.name, l.key, l.outcome)
+			}
+		}
+	}
+}
+
+// TestFragmentDigest: changing one fragment's template changes its keys,
+// so new markup shows at once, while other fragments keep hitting.
+func TestFragmentDigest(t *testing.T) {
+	dir := t.TempDir()
+	src, err := filepath.Glob("../templates/*.html")
+	if err != nil || len(src) == 0 {
+		t.Fatalf("templates: %v", err)
+	}
+	for _, f := range src {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newApp(t, func(c *handlers.ServerConfig) {
+		c.Dev, c.TemplateDir, c.StaticDir = true, dir, "../static"
+	})
+	a.get("/products/3?cache=memory")
+	// Edit the product card's markup only.
+	path := filepath.Join(dir, "fragments.html")
+	b, _ := os.ReadFile(path)
+	changed := strings.Replace(string(b), `<p class="price">`, `<p class="price" data-new-markup="yes">`, 1)
+	if changed == string(b) {
+		t.Fatal("product card markup not found in fragments.html")
+	}
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := a.get("/products/3?cache=memory")
+	if !strings.Contains(r.Body, `data-new-markup="yes"`) {
+		t.Fatal("changed fragment template: old markup served")
+	}
+	fr := frags(r.Header.Get("Server-Timing"))
+	if fr["product-card:3:v1"] != "MISS" {
+		t.Errorf("changed fragment: got %q, want MISS", fr["product-card:3:v1"])
+	}
+	if fr["category-stats:all"] != "HIT" {
+		t.Errorf("unchanged fragment: got %q, want HIT", fr["category-stats:all"])
+	}
+}
+
+// TestNoRequestDataInCache: nothing per-request (the timing bar, the
+// trace, a saved message) is ever stored, in a page or a fragment.
+func TestNoRequestDataInCache(t *testing.T) {
+	a := newApp(t)
+	p := a.product(4)
+	r := a.post("/products/4/edit", editForm(p, map[string]string{"name": "Per-request probe"}))
+	var flash string
+	for _, c := range r.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "flash=") {
+			flash = strings.SplitN(c, ";", 2)[0]
+		}
+	}
+	for _, mode := range []string{"memory", "redis"} {
+		for _, path := range []string{"/products/4", "/products?page=1", "/"} {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			a.get(path+sep+"cache="+mode, "Cookie", flash)
+		}
+	}
+	ctx := context.Background()
+	check := func(backend, key string, v []byte) {
+		for _, bad := range []string{"reqbar", `class="trace"`, "Saved", `class="flash`, "data-outcome"} {
+			if strings.Contains(string(v), bad) {
+				t.Errorf("%s %s holds per-request content %q", backend, key, bad)
+			}
+		}
+	}
+	var keys []string
+	it := a.redis.Client().Scan(ctx, 0, "cw:*", 1000).Iterator()
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, k := range keys {
+		if strings.HasPrefix(k, "cw:gen:") {
+			continue
+		}
+		v, err := a.redis.Client().Get(ctx, k).Bytes()
+		if err == nil {
+			check("redis", k, v)
+			checked++
+		}
+		if mv, found, _ := a.memory.Get(ctx, strings.TrimPrefix(k, "cw:")); found {
+			check("memory", k, mv)
+		}
+	}
+	if checked < 5 {
+		t.Errorf("inspected %d cached entries, want pages and fragments", checked)
+	}
+}
+
+func TestCacheKeyExplainer(t *testing.T) {
+	a := newApp(t)
+	r := a.get("/products/9?cache=memory")
+	var key string
+	for _, l := range lookups(r.Header.Get("Server-Timing")) {
+		if l.name == "cache" {
+			key = l.key
+		}
+	}
+	if key == "" {
+		t.Fatal("no page lookup in Server-Timing")
+	}
+	if !strings.Contains(r.Body, "why MISS") || !strings.Contains(r.Body, "generations") {
+		t.Error("trace panel lacks the key explanation")
+	}
+	res := a.get("/api/cache-key?key=" + key)
+	var rep struct {
+		Parts []struct{ Name, Value string }
+		In    map[string]map[string]any
+	}
+	if err := json.Unmarshal([]byte(res.Body), &rep); err != nil {
+		t.Fatalf("%v: %s", err, res.Body)
+	}
+	names := []string{}
+	for _, p := range rep.Parts {
+		names = append(names, p.Name)
+	}
+	if got, want := strings.Join(names, ","), "kind,page,digest,request,generations"; got != want {
+		t.Errorf("parts: got %s, want %s", got, want)
+	}
+	if rep.In["memory"]["present"] != true {
+		t.Errorf("memory presence: got %v, want true", rep.In["memory"])
+	}
+	if res := a.get("/api/cache-key?key="); res.Status != 400 || !strings.Contains(res.Header.Get("Content-Type"), "json") {
+		t.Errorf("empty key: got %d %s, want a 400 JSON error", res.Status, res.Header.Get("Content-Type"))
+	}
+}
