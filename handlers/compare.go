@@ -22,7 +22,7 @@ import (
 // alike instead of one.
 const (
 	compareWarmup  = 2
-	compareSamples = 15
+	compareSamples = 40
 )
 
 // compareRoutes registers the cache comparison page.

@@ -37,14 +37,14 @@ func TestComparePage(t *testing.T) {
 		if row[1] != "" {
 			fastest++
 		}
-		if n := len(strings.Fields(row[5])); n != 15 {
-			t.Errorf("%s samples: got %d, want 15", want, n)
+		if n := len(strings.Fields(row[5])); n != 40 {
+			t.Errorf("%s samples: got %d, want 40", want, n)
 		}
 	}
 	if fastest != 1 {
 		t.Errorf("fastest rows: got %d, want 1", fastest)
 	}
-	for _, want := range []string{"15 BYPASS", "15 HIT", `href="/products/compare?page=1" rel="prev"`,
+	for _, want := range []string{"40 BYPASS", "40 HIT", `href="/products/compare?page=1" rel="prev"`,
 		`href="/products/compare?page=3" rel="next"`, `href="/products?page=2"`, "Run in your browser",
 		`<progress id="run-progress"`, "compare.js", "chart-4.6.1.umd.min.js", "<h2>Try this</h2>",
 		"per instance", "survives restarts", "network hop"} {
@@ -52,8 +52,8 @@ func TestComparePage(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	if got := strings.Count(r.Body, "15 HIT"); got != 2 {
-		t.Errorf("rows with 15 HITs: got %d, want 2 (memory and Redis)", got)
+	if got := strings.Count(r.Body, "40 HIT"); got != 2 {
+		t.Errorf("rows with 40 HITs: got %d, want 2 (memory and Redis)", got)
 	}
 	if strings.Contains(r.Body, "not every sample was a HIT") {
 		t.Error("page reports missed samples with Redis up")
@@ -106,7 +106,7 @@ func TestComparePageRedisDown(t *testing.T) {
 	if !strings.Contains(r.Body, "not every sample was a HIT</strong>: is Redis down?") {
 		t.Error("page does not flag the Redis samples")
 	}
-	if strings.Count(r.Body, "15 HIT") != 1 {
-		t.Errorf("rows with 15 HITs: got %d, want 1 (memory only)", strings.Count(r.Body, "15 HIT"))
+	if strings.Count(r.Body, "40 HIT") != 1 {
+		t.Errorf("rows with 40 HITs: got %d, want 1 (memory only)", strings.Count(r.Body, "40 HIT"))
 	}
 }

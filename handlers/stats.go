@@ -41,10 +41,11 @@ type backendStats struct {
 	Sets      uint64  `json:"sets"`
 	Deletes   uint64  `json:"deletes"`
 	Evictions uint64  `json:"evictions"`
-	// Entries and Bytes are exact for memory; for Redis, Entries is the
-	// number of keys under our prefix and Bytes is not known per prefix.
+	// Entries and Bytes are exact for memory. For Redis, Entries is the
+	// number of keys under our prefix, and Bytes is absent: Redis cannot
+	// tell one prefix's memory, so its server-wide figures are in Server.
 	Entries  int    `json:"entries"`
-	Bytes    int64  `json:"bytes"`
+	Bytes    *int64 `json:"bytes,omitempty"`
 	MaxBytes int64  `json:"max_bytes,omitempty"`
 	Prefix   string `json:"prefix,omitempty"`
 	// Server is Redis's own INFO: figures for the whole server, every
@@ -81,8 +82,8 @@ type statsData struct {
 func statsOf(st cache.Stats) backendStats {
 	return backendStats{Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(), Errors: st.Errors,
 		Sets: st.Sets, Deletes: st.Deletes, Evictions: st.Evictions, Entries: st.Entries,
-		Bytes: st.Bytes, MaxBytes: st.MaxBytes,
-		HitPct: strconv.FormatFloat(st.HitRatio()*100, 'f', 1, 64) + "%", BytesHuman: humanBytes(st.Bytes)}
+		MaxBytes: st.MaxBytes,
+		HitPct:   strconv.FormatFloat(st.HitRatio()*100, 'f', 1, 64) + "%", BytesHuman: humanBytes(st.Bytes)}
 }
 
 // humanBytes formats n in binary units, like Redis's *_human fields.
@@ -102,7 +103,9 @@ func humanBytes(n int64) string {
 // become Available=false with the reason, never an error page.
 func (s *Server) collectStats(ctx context.Context) statsData {
 	d := statsData{GeneratedAt: time.Now().UTC(), UptimeS: int64(time.Since(s.started) / time.Second)}
-	d.Memory = statsOf(s.memory.Stats())
+	ms := s.memory.Stats()
+	d.Memory = statsOf(ms)
+	d.Memory.Bytes = &ms.Bytes
 	d.Memory.Name, d.Memory.Label, d.Memory.Available = "memory", "Memory", true
 
 	d.Redis = statsOf(s.redis.Stats())

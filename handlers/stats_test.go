@@ -73,13 +73,17 @@ func TestStatsJSON(t *testing.T) {
 			if b.HitRatio == nil || *b.HitRatio <= 0 || *b.HitRatio >= 1 {
 				t.Errorf("hit_ratio: got %v, want between 0 and 1", b.HitRatio)
 			}
-			if b.Deletes == nil || b.Evictions == nil || b.Bytes == nil {
-				t.Errorf("got deletes %v evictions %v bytes %v, want every field present", b.Deletes, b.Evictions, b.Bytes)
+			if b.Deletes == nil || b.Evictions == nil {
+				t.Errorf("got deletes %v evictions %v, want both present", b.Deletes, b.Evictions)
 			}
 		})
 	}
-	if *s.Memory.Bytes <= 0 {
-		t.Errorf("memory bytes: got %d, want > 0", *s.Memory.Bytes)
+	if s.Memory.Bytes == nil || *s.Memory.Bytes <= 0 {
+		t.Errorf("memory bytes: got %v, want > 0", s.Memory.Bytes)
+	}
+	// Redis cannot tell one prefix's bytes; a 0 would be a made-up figure.
+	if s.Redis.Bytes != nil {
+		t.Errorf("redis bytes: got %d, want absent", *s.Redis.Bytes)
 	}
 	if s.Redis.Prefix != "cw:" {
 		t.Errorf("redis prefix: got %q, want %q", s.Redis.Prefix, "cw:")
