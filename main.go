@@ -40,6 +40,9 @@ type config struct {
 	Dev          bool
 	WeatherMS    int
 	WeatherTTL   time.Duration
+	AdminToken   string
+	EditAdmin    bool
+	Pprof        bool
 }
 
 func env(name, def string) string {
@@ -64,6 +67,9 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&mem, "memory-cache-mb", env("MEMORY_CACHE_MB", "64"), "byte budget of the in-process cache, in MiB (env MEMORY_CACHE_MB)")
 	fs.StringVar(&wms, "weather-latency-ms", env("WEATHER_LATENCY_MS", "1000"), "latency of the simulated upstream weather service, in ms (env WEATHER_LATENCY_MS)")
 	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", "60s"), "how long a city's weather is cached (env WEATHER_TTL)")
+	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches and reset the catalogue (env ADMIN_TOKEN)")
+	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", env("EDIT_REQUIRES_ADMIN", "") == "1", "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
+	fs.BoolVar(&c.Pprof, "pprof", env("PPROF", "") == "1", "serve /debug/pprof to loopback clients (env PPROF=1)")
 	fs.BoolVar(&c.Dev, "dev", env("DEV", "") == "1", "read templates and static files from disk on every request (env DEV=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -146,17 +152,20 @@ func run(cfg config, log *slog.Logger) error {
 		label = "Redis (embedded)"
 	}
 	srv, err := handlers.NewServer(handlers.ServerConfig{
-		Store:          store,
-		Memory:         cache.NewMemory(cache.MemoryConfig{MaxBytes: int64(cfg.MemoryMB) << 20, DefaultTTL: cfg.CacheTTL}),
-		Redis:          cache.NewRedis(cache.RedisConfig{Client: rdb, DefaultTTL: cfg.CacheTTL, Label: label, Guard: cache.NewGuard()}),
-		RedisEmbedded:  embedded,
-		DefaultMode:    mode,
-		TTL:            cfg.CacheTTL,
-		SlowQuery:      time.Duration(cfg.SlowQueryMS) * time.Millisecond,
-		Dev:            cfg.Dev,
-		Logger:         log,
-		WeatherLatency: time.Duration(cfg.WeatherMS) * time.Millisecond,
-		WeatherTTL:     cfg.WeatherTTL,
+		Store:             store,
+		Memory:            cache.NewMemory(cache.MemoryConfig{MaxBytes: int64(cfg.MemoryMB) << 20, DefaultTTL: cfg.CacheTTL}),
+		Redis:             cache.NewRedis(cache.RedisConfig{Client: rdb, DefaultTTL: cfg.CacheTTL, Label: label, Guard: cache.NewGuard()}),
+		RedisEmbedded:     embedded,
+		DefaultMode:       mode,
+		TTL:               cfg.CacheTTL,
+		SlowQuery:         time.Duration(cfg.SlowQueryMS) * time.Millisecond,
+		Dev:               cfg.Dev,
+		Logger:            log,
+		WeatherLatency:    time.Duration(cfg.WeatherMS) * time.Millisecond,
+		WeatherTTL:        cfg.WeatherTTL,
+		AdminToken:        cfg.AdminToken,
+		EditRequiresAdmin: cfg.EditAdmin,
+		Pprof:             cfg.Pprof,
 	})
 	if err != nil {
 		return err

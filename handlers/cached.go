@@ -34,6 +34,7 @@ type served struct {
 	key     string
 	ttl     time.Duration
 	shared  bool // waited for a concurrent build of the same key
+	waited  time.Duration
 	stored  bool
 	notices []string
 }
@@ -109,21 +110,45 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 		// The build serves every waiter, so one caller going away must
 		// not cancel it.
 		bctx := context.WithoutCancel(ctx)
+		if mode == cache.ModeRedis {
+			// Across instances: one builds under a short Redis lock, the
+			// others wait (bounded) for its result.
+			t0 := time.Now()
+			lock, ok, lerr := cache.TryLock(bctx, s.redis.Client(), s.redis.Prefix()+"lock:"+key, 5*time.Second)
+			if lerr == nil && !ok {
+				v, found, _ := cache.WaitFor(bctx, c, key, 3*time.Second, 20*time.Millisecond)
+				tr.Cache(trace.Lookup{Layer: "lock", Backend: c.Name(), Key: "lock:" + key, Outcome: "WAITED", Dur: time.Since(t0)})
+				if found {
+					if e, derr := UnmarshalEntry(v); derr == nil {
+						return &built{entry: e, fromOther: time.Since(t0)}, nil
+					}
+				}
+			} else if ok {
+				tr.Cache(trace.Lookup{Layer: "lock", Backend: c.Name(), Key: "lock:" + key, Outcome: "TAKEN", Dur: time.Since(t0)})
+				defer func() { _ = lock.Unlock(bctx) }()
+			}
+		}
 		e, err := s.build(bctx, spec)
 		if err != nil {
 			return nil, err
 		}
 		if err := c.Set(bctx, key, e.MarshalBinary(), sv.ttl); err != nil {
 			s.log.Warn("cache write failed", "backend", c.Name(), "key", key, "err", err)
-			return &built{e, err}, nil
+			return &built{entry: e, setErr: err}, nil
 		}
-		return &built{e, nil}, nil
+		return &built{entry: e}, nil
 	})
 	if err != nil {
 		return sv, err
 	}
 	b := res.(*built)
 	sv.entry, sv.shared = b.entry, shared
+	if b.fromOther > 0 {
+		// Another instance built it while we waited: what we serve came
+		// from the cache.
+		sv.outcome, sv.waited = trace.Hit, b.fromOther
+		return sv, nil
+	}
 	sv.stored = b.setErr == nil
 	if b.setErr != nil {
 		sv.notices = append(sv.notices, "Redis unavailable: the page could not be stored ("+short(b.setErr)+").")
@@ -134,6 +159,9 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 type built struct {
 	entry  *Entry
 	setErr error
+	// fromOther is how long we waited for another instance's build that
+	// we then read from Redis (0: we built it).
+	fromOther time.Duration
 }
 
 // fallback serves from the database after a cache failure.

@@ -375,7 +375,9 @@ func (s *Server) loadCatalogueStats(ctx context.Context) (any, error) {
 }
 
 type editData struct {
-	P          models.Product
+	// AdminRequired shows the admin token field (EDIT_REQUIRES_ADMIN).
+	AdminRequired bool
+	P             models.Product
 	In         models.ProductInput
 	Errors     map[string]string
 	Message    string
@@ -408,6 +410,7 @@ func (s *Server) serveEditForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) serveForm(w http.ResponseWriter, r *http.Request, status int, d editData) error {
+	d.AdminRequired = s.cfg.AdminToken != "" && s.cfg.EditRequiresAdmin
 	e, err := s.renderEntry(r.Context(), "edit", s.layout(r, "Edit "+d.P.Name, "products", d))
 	if err != nil {
 		return err

@@ -49,6 +49,12 @@ type ServerConfig struct {
 	WeatherTTL         time.Duration
 	WeatherUpstreamURL string
 	Logger             *slog.Logger
+	// AdminToken, when set, is required to clear caches, flip fault
+	// switches and reset the catalogue; EditRequiresAdmin extends that to
+	// product edits. Pprof mounts /debug/pprof for loopback clients.
+	AdminToken        string
+	EditRequiresAdmin bool
+	Pprof             bool
 }
 
 // Server serves the workshop.
@@ -131,7 +137,7 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode, withTrace)
+		r.Use(s.withMode, withTrace, s.requireAdmin)
 		r.Get("/", s.handle(s.serveHome))
 		r.Get("/products", s.handle(s.serveList))
 		r.Get("/products/{id}", s.handle(s.serveDetail))
@@ -145,6 +151,7 @@ func (s *Server) routes() http.Handler {
 		s.httpCacheRoutes(r) // httpcache.go: /static-content, /dynamic-content, /conditional-content
 		s.statsRoutes(r)     // stats.go: /cache-stats, /api/cache-stats
 		s.apiRoutes(r)       // api.go: /api/products, /api/products/{id}, /api/data
+		s.labRoutes(r)       // lab.go: /faults, /stampede, /reset, /debug/pprof
 	})
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound("There is no page at " + r.URL.Path + ".")

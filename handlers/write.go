@@ -117,7 +117,13 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) []
 		b = append(b, backend...)
 		b = append(b, ` cache</strong> in <strong class="reqbar-total">`...)
 		b = trace.AppendMillis(b, snap.Total)
-		b = append(b, ` ms</strong>: no database query, no template rendering. <span class="reqbar-built">This copy was built `...)
+		b = append(b, ` ms</strong>: no database query, no template rendering. `...)
+		if sv.waited > 0 {
+			b = append(b, `It waited `...)
+			b = trace.AppendMillis(b, sv.waited)
+			b = append(b, ` ms for another instance holding the rebuild lock, then read its result. `...)
+		}
+		b = append(b, `<span class="reqbar-built">This copy was built `...)
 		b = append(b, ago(time.Since(e.BuiltAt))...)
 		b = append(b, ` ago in `...)
 		b = trace.AppendMillis(b, e.BuildDur)

@@ -118,6 +118,9 @@ func Products(now time.Time) []models.Product {
 		}
 		created := now.Add(-time.Duration(Count-i) * 37 * time.Minute)
 		ps = append(ps, models.Product{
+			// Explicit ids keep the catalogue identical after a reset,
+			// whatever the table's id sequence has reached.
+			ID:   int64(i + 1),
 			Name: name, Description: desc, Category: cat, Price: cents, Stock: stock,
 			Version: 1, CreatedAt: created, UpdatedAt: created,
 		})
