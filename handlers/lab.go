@@ -349,4 +349,6 @@ func (s *Server) runStampede(ctx context.Context, protection string, n, instance
 	return res, nil
 }
 
-func fmtMS(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) }
+func fmtMS(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64)
+}

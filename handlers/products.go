@@ -378,11 +378,11 @@ type editData struct {
 	// AdminRequired shows the admin token field (EDIT_REQUIRES_ADMIN).
 	AdminRequired bool
 	P             models.Product
-	In         models.ProductInput
-	Errors     map[string]string
-	Message    string
-	Categories []string
-	Conflict   *conflictData
+	In            models.ProductInput
+	Errors        map[string]string
+	Message       string
+	Categories    []string
+	Conflict      *conflictData
 }
 
 type conflictData struct {
