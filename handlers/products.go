@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -442,6 +443,13 @@ func (s *Server) serveEdit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return errBadRequest("The form could not be read: " + clip(err.Error(), 100))
+	}
+	// A field sent twice with different values is ambiguous: refuse it
+	// rather than silently obeying one of them.
+	for _, f := range []string{"name", "description", "category", "price", "stock", "version"} {
+		if vs := r.PostForm[f]; len(vs) > 1 && slices.ContainsFunc(vs[1:], func(v string) bool { return v != vs[0] }) {
+			return errBadRequest("The field " + f + " was sent several times with different values; send it once.")
+		}
 	}
 	cur, err := s.store.Get(r.Context(), id)
 	if err != nil {
