@@ -99,7 +99,7 @@ func (rep *report) markdown() string {
 		o.conns, o.warm, o.dur)
 	fmt.Fprintf(&b, "- Server: the workshop built in-process as main.go builds it (handlers.NewServer, SQLite seeded with %d products, memory cache 64 MiB, TTL 5m), served by net/http with main.go's timeouts. **SLOW_QUERY_MS=0** (no simulated latency) except on the row that says 300.\n",
 		rep.total)
-	fmt.Fprintf(&b, "- The raw handlers serve exactly the bytes of the list page (%s), so they move the same payload; the body column shows each row's size.\n\n", fmtBytes(int64(rep.rawSize)))
+	fmt.Fprintf(&b, "- The raw handlers serve exactly the bytes of the list page as a memory hit sends them (%s), so they move the same payload; the body column shows each row's size (a miss or an uncached page is larger: its trace panel lists every fragment lookup).\n\n", fmtBytes(int64(rep.rawSize)))
 
 	raw := rep.rps("raw")
 	rawGet := rep.rps("rawget")
