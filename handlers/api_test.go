@@ -257,3 +257,31 @@ func TestAPIProductConditional(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestAPIRedisDown checks the API answers from the database when Redis is
+// down, and says so in a header since a cached body cannot.
+func TestAPIRedisDown(t *testing.T) {
+	a := newApp(t)
+	a.redis.Stop()
+	for _, path := range []string{"/api/products?cache=redis", "/api/products/3?cache=redis", "/api/data?cache=redis"} {
+		t.Run(path, func(t *testing.T) {
+			r := a.get(path)
+			if r.Status != http.StatusOK {
+				t.Fatalf("got %d, want 200: %s", r.Status, r.Body)
+			}
+			if got := r.Header.Get("X-Cache"); got != "MISS" {
+				t.Errorf("X-Cache: got %q, want MISS", got)
+			}
+			// The failed lookup is the generation read, and it is in the
+			// timing as such.
+			if st := r.Header.Get("Server-Timing"); !strings.Contains(st, `gen;desc="redis error`) || !strings.Contains(st, "db;") {
+				t.Errorf("Server-Timing %q: want the failed generation read and the database", st)
+			}
+			if got := r.Header.Get("X-Cache-Notice"); !strings.Contains(got, "Redis unavailable") {
+				t.Errorf("X-Cache-Notice: got %q, want it to say Redis is unavailable", got)
+			}
+			var v map[string]any
+			decodeJSON(t, r, &v)
+		})
+	}
+}

@@ -23,6 +23,10 @@ import (
 const (
 	compareWarmup  = 2
 	compareSamples = 40
+	// compareDegraded is the sample count for a cache that missed its
+	// last warm-up (Redis down): each such request may wait for a
+	// connection timeout, and a few samples already show the problem.
+	compareDegraded = 5
 )
 
 // compareRoutes registers the cache comparison page.
@@ -44,6 +48,9 @@ type compareRow struct {
 	Outcomes string
 	AllHits  bool
 	Fastest  bool
+	// Degraded says the cache missed its warm-up, so fewer samples were
+	// taken.
+	Degraded bool
 	// SamplesMS is the sample list for the chart, in milliseconds.
 	SamplesMS string
 	Failed    int
@@ -119,9 +126,14 @@ func (s *Server) measureList(r *http.Request, page int) ([]compareRow, error) {
 	for i := range outcomes {
 		outcomes[i] = map[string]int{}
 	}
+	limit := make([]int, len(cache.Modes))
+	last := make([]string, len(cache.Modes))
 	one := func(i int, m cache.Mode, keep bool) error {
 		if err := r.Context().Err(); err != nil {
 			return err
+		}
+		if keep && len(samples[i])+failed[i] >= limit[i] {
+			return nil
 		}
 		req := httptest.NewRequestWithContext(r.Context(), http.MethodGet, target+m.String(), nil)
 		rec := httptest.NewRecorder()
@@ -129,6 +141,7 @@ func (s *Server) measureList(r *http.Request, page int) ([]compareRow, error) {
 		s.ServeHTTP(rec, req)
 		d := time.Since(t0)
 		if !keep {
+			last[i] = rec.Header().Get("X-Cache")
 			return nil
 		}
 		if rec.Code != http.StatusOK {
@@ -145,6 +158,10 @@ func (s *Server) measureList(r *http.Request, page int) ([]compareRow, error) {
 				return nil, err
 			}
 		}
+		limit[i] = compareSamples
+		if m != cache.ModeNone && last[i] != trace.Hit {
+			limit[i] = compareDegraded
+		}
 	}
 	for range compareSamples {
 		for i, m := range cache.Modes {
@@ -155,7 +172,8 @@ func (s *Server) measureList(r *http.Request, page int) ([]compareRow, error) {
 	}
 	rows := make([]compareRow, len(cache.Modes))
 	for i, m := range cache.Modes {
-		row := compareRow{Mode: m.String(), Label: m.Label(), Samples: samples[i], Failed: failed[i]}
+		row := compareRow{Mode: m.String(), Label: m.Label(), Samples: samples[i], Failed: failed[i],
+			Degraded: limit[i] < compareSamples}
 		if m == cache.ModeRedis {
 			row.Label = s.redisLabel()
 		}

@@ -106,6 +106,12 @@ func TestComparePageRedisDown(t *testing.T) {
 	if !strings.Contains(r.Body, "not every sample was a HIT</strong>: is Redis down?") {
 		t.Error("page does not flag the Redis samples")
 	}
+	if got, want := len(strings.Fields(rows[2][5])), 5; got != want {
+		t.Errorf("redis samples with Redis down: got %d, want %d", got, want)
+	}
+	if !strings.Contains(r.Body, "only 5 samples were taken") {
+		t.Error("page does not say why Redis has fewer samples")
+	}
 	if strings.Count(r.Body, "40 HIT") != 1 {
 		t.Errorf("rows with 40 HITs: got %d, want 1 (memory only)", strings.Count(r.Body, "40 HIT"))
 	}
