@@ -115,6 +115,33 @@ func (r *loadResult) perReq(n float64) float64 {
 	return n / float64(r.requests)
 }
 
+// add merges another measurement of the same row (a later round).
+func (r *loadResult) add(o *loadResult) {
+	r.requests += o.requests
+	r.elapsed += o.elapsed
+	r.hist.Merge(o.hist)
+	r.errs += o.errs
+	r.non200 += o.non200
+	if o.badStatus != 0 {
+		r.badStatus = o.badStatus
+	}
+	for k := range r.xcache {
+		r.xcache[k] += o.xcache[k]
+	}
+	r.modeWrong += o.modeWrong
+	if o.requests > 0 && (r.bodyMin == 0 || o.bodyMin < r.bodyMin) {
+		r.bodyMin = o.bodyMin
+	}
+	r.bodyMax = max(r.bodyMax, o.bodyMax)
+	r.mallocs += o.mallocs
+	r.allocBytes += o.allocBytes
+	r.redisRT += o.redisRT
+	r.dbQueries += o.dbQueries
+	if r.firstErr == "" {
+		r.firstErr = o.firstErr
+	}
+}
+
 // Worker phases. The pause between warm-up and measurement lets every
 // connection finish its in-flight request, so the allocation counter read
 // at the start of the window covers exactly the requests it measures.

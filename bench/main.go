@@ -27,6 +27,7 @@ import (
 type options struct {
 	dur, warm  time.Duration
 	conns      int
+	rounds     int
 	out        string
 	skipBinary bool
 }
@@ -36,11 +37,12 @@ func main() {
 	flag.DurationVar(&o.dur, "duration", 3*time.Second, "measured time per row")
 	flag.DurationVar(&o.warm, "warmup", 500*time.Millisecond, "warm-up per row, not measured")
 	flag.IntVar(&o.conns, "conns", 16, "concurrent keep-alive connections")
+	flag.IntVar(&o.rounds, "rounds", 5, "rows take turns this many times, each measured for duration/rounds")
 	flag.StringVar(&o.out, "out", "bench/out/latest.md", "where to write the Markdown report, relative to the module root")
 	flag.BoolVar(&o.skipBinary, "skip-binary", false, "skip building the real binary (start-up and RSS rows become n/a)")
 	flag.Parse()
-	if o.conns < 1 || o.dur <= 0 || o.warm < 0 {
-		fmt.Fprintln(os.Stderr, "bench: -conns must be at least 1 and -duration positive")
+	if o.conns < 1 || o.dur <= 0 || o.warm < 0 || o.rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -conns and -rounds must be at least 1 and -duration positive")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -231,57 +233,68 @@ func bench(ctx context.Context, o options, p *progress) error {
 
 	rows := plan(app.addr, slowApp.addr, raw.addr, rawGet.addr, rs.label)
 	ctr := counters{redisRT: &w.redisRT, dbQueries: &w.dbQueries}
+	// Check every row once before any load: a hit row's first request
+	// may fill the cache, and a missing route makes its rows n/a.
+	p.step("checking every row's headers with one request each")
 	apiMissing := ""
-	measured := 0
+	var live []*row
 	for _, r := range rows {
-		if r.na == "" {
-			measured++
-		}
-	}
-	i := 0
-	for _, r := range rows {
-		if r.na != "" {
-			rep.rows = append(rep.rows, r)
-			continue
-		}
-		i++
-		if r.group == "api" && apiMissing != "" {
+		if r.na == "" && r.group == "api" && apiMissing != "" {
 			r.na = apiMissing
-			rep.rows = append(rep.rows, r)
-			continue
 		}
-		label := fmt.Sprintf("row %d/%d: %s · %s", i, measured, r.name, r.mode)
-		p.step(label)
-		if r.checkProbe {
+		if r.na == "" && r.checkProbe {
 			pr, err := warmAndCheck(ctx, r)
 			if err != nil {
 				return err
 			}
-			if r.group == "api" && pr.status == 404 {
+			switch {
+			case r.group == "api" && pr.status == 404:
 				apiMissing = "404: not built yet"
 				r.na = apiMissing
-				rep.rows = append(rep.rows, r)
-				continue
-			}
-			if pr.status != 200 {
+			case pr.status != 200:
 				r.problems = append(r.problems, fmt.Sprintf("probe got status %d: %s", pr.status, clip(string(pr.body), 200)))
 			}
 			r.probe = pr
 		}
-		res, err := runLoad(ctx, r.t, o.conns, o.warm, o.dur, ctr, func(phase string, el, tot time.Duration, done int64) {
-			p.update(fmt.Sprintf("%s: %s %.1f/%.1fs, %d requests", label, phase, el.Seconds(), tot.Seconds(), done))
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", label, err)
+		if r.na == "" {
+			live = append(live, r)
 		}
-		r.res = res
+	}
+	// Rows take turns in rounds, so a burst of other work on the machine
+	// lands on several rows instead of skewing one row's ratio.
+	per := o.dur / time.Duration(o.rounds)
+	for round := 1; round <= o.rounds; round++ {
+		warm := o.warm
+		if round > 1 && warm > 100*time.Millisecond {
+			warm = 100 * time.Millisecond // caches and connections are hot already
+		}
+		for i, r := range live {
+			label := fmt.Sprintf("round %d/%d, row %d/%d: %s · %s", round, o.rounds, i+1, len(live), r.name, r.mode)
+			if !p.tty {
+				p.step(label)
+			}
+			res, err := runLoad(ctx, r.t, o.conns, warm, per, ctr, func(phase string, el, tot time.Duration, done int64) {
+				p.update(fmt.Sprintf("%s: %s %.1f/%.1fs, %d requests", label, phase, el.Seconds(), tot.Seconds(), done))
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", label, err)
+			}
+			if r.res == nil {
+				r.res = res
+			} else {
+				r.res.add(res)
+			}
+		}
+	}
+	p.endLive()
+	for _, r := range live {
 		r.verify()
-		p.endLive()
-		fmt.Fprintf(p.w, "%s   %s req/s, p50 %s, p99 %s, %s allocs/req%s\n", p.stamp(), fmtRate(res.rps()),
+		res := r.res
+		fmt.Fprintf(p.w, "%s %s · %s: %s req/s, p50 %s, p99 %s, %s allocs/req%s\n", p.stamp(), r.name, r.mode, fmtRate(res.rps()),
 			fmtUS(res.hist.ValueAtQuantile(50)), fmtUS(res.hist.ValueAtQuantile(99)),
 			fmtFloat(res.perReq(float64(res.mallocs))), r.problemSuffix())
-		rep.rows = append(rep.rows, r)
 	}
+	rep.rows = rows
 	rep.loadEnd = readLoadavg()
 	rep.logs = w.logs.String()
 	rep.took = time.Since(p.start)

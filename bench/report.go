@@ -95,8 +95,8 @@ func (rep *report) markdown() string {
 		redisDesc = "no redis-server installed: Redis (embedded), the in-process miniredis; its rows say so and do not describe a real Redis"
 	}
 	fmt.Fprintf(&b, "- Redis: %s.\n", redisDesc)
-	fmt.Fprintf(&b, "- Load: %d keep-alive connections on loopback, closed loop, %s warm-up then %s measured per row, generated in this process by a minimal HTTP/1.1 client that allocates nothing per request; latencies in an HdrHistogram (3 significant digits).\n",
-		o.conns, o.warm, o.dur)
+	fmt.Fprintf(&b, "- Load: %d keep-alive connections on loopback, closed loop, %s measured per row in %d rounds (rows take turns; %s warm-up before the first round's window, up to 100ms before later ones), generated in this process by a minimal HTTP/1.1 client that allocates nothing per request; latencies in an HdrHistogram (3 significant digits).\n",
+		o.conns, o.dur, o.rounds, o.warm)
 	fmt.Fprintf(&b, "- Server: the workshop built in-process as main.go builds it (handlers.NewServer, SQLite seeded with %d products, memory cache 64 MiB, TTL 5m), served by net/http with main.go's timeouts. **SLOW_QUERY_MS=0** (no simulated latency) except on the row that says 300.\n",
 		rep.total)
 	fmt.Fprintf(&b, "- The raw handlers serve exactly the bytes of the list page as a memory hit sends them (%s), so they move the same payload; the body column shows each row's size (a miss or an uncached page is larger: its trace panel lists every fragment lookup).\n\n", fmtBytes(int64(rep.rawSize)))
