@@ -216,7 +216,7 @@ func (s *Server) serveStatsClear(w http.ResponseWriter, r *http.Request) error {
 	case "redis":
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
-		n, _ := s.redis.CountKeys(ctx)
+		before := s.redis.Stats().Deletes
 		// Only keys under our prefix go (SCAN + UNLINK, never FLUSHDB),
 		// the generation counters (gen:*) included. That is safe by
 		// design: RedisGens re-creates a missing counter at the current
@@ -227,8 +227,11 @@ func (s *Server) serveStatsClear(w http.ResponseWriter, r *http.Request) error {
 			f.Details = []string{"error"}
 			break
 		}
+		// UNLINK's own count, not a SCAN beforehand: keys can come and
+		// go between the two.
+		n := s.redis.Stats().Deletes - before
 		s.redis.ResetStats()
-		f.Message = "Cleared " + s.redisLabel() + ": " + strconv.Itoa(n) + " keys under " + s.redis.Prefix() + " removed and the client counters reset. Other keys in the same Redis were not touched."
+		f.Message = "Cleared " + s.redisLabel() + ": " + strconv.FormatUint(n, 10) + " keys under " + s.redis.Prefix() + " removed and the client counters reset. Other keys in the same Redis were not touched."
 	default:
 		return errBadRequest("backend must be memory or redis (got " + strconv.Quote(clip(b, 24)) + ").")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -125,7 +126,8 @@ func TestStatsClearRedisOnlyOurKeys(t *testing.T) {
 	}
 	a.get("/products?cache=redis")
 	a.get("/products/5?cache=redis")
-	if n, err := a.rcache.CountKeys(ctx); err != nil || n < 2 {
+	n, err := a.rcache.CountKeys(ctx)
+	if err != nil || n < 2 {
 		t.Fatalf("keys under cw: before clear: got %d (%v), want at least 2", n, err)
 	}
 	r := a.post("/cache-stats/clear", url.Values{"backend": {"redis"}})
@@ -150,8 +152,10 @@ func TestStatsClearRedisOnlyOurKeys(t *testing.T) {
 			cookie, _, _ = strings.Cut(c, ";")
 		}
 	}
-	if page := a.get("/cache-stats", "Cookie", cookie); !strings.Contains(page.Body, "Other keys in the same Redis were not touched") {
-		t.Error("the stats page does not report the clear")
+	page := a.get("/cache-stats", "Cookie", cookie)
+	if want := "Cleared Redis: " + strconv.Itoa(n) + " keys under cw: removed"; !strings.Contains(page.Body, want) ||
+		!strings.Contains(page.Body, "Other keys in the same Redis were not touched") {
+		t.Errorf("the stats page does not report the clear as %q", want)
 	}
 	// The cache refills: the next Redis-mode load misses, then hits.
 	for i, want := range []string{"MISS", "HIT"} {
