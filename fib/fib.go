@@ -14,10 +14,11 @@ import (
 )
 
 // NaiveMax bounds naive recursion: fib(n) makes 2·fib(n+1)−1 calls, so each
-// step up multiplies the time by about 1.6. n=38 (126 million calls, about
-// a quarter of a second on a laptop core) leaves room for a busy machine
-// while keeping the page under a second; n=40 would not.
-const NaiveMax = 38
+// step up multiplies the time by about 1.6. n=36 (48 million calls) takes
+// about 0.1 s on an idle laptop core and still well under a second on a
+// machine loaded three or four times over; n=38 measured 0.66 s on a busy
+// one, too close to the limit.
+const NaiveMax = 36
 
 // Naive returns fib(n) by plain recursion and how many calls it made.
 // n must be at most NaiveMax; larger n is refused rather than left to run
