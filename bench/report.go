@@ -223,7 +223,7 @@ func (rep *report) markdown() string {
 	fmt.Fprintf(&b, "| Seeding %d products into a new SQLite file (in-process, models.Open + seed.Seed) | %s |\n", rep.seeded, fmtDur(rep.seedDur))
 	fmt.Fprintf(&b, "| This process's RSS (server + Redis client + load generator) after every list page was cached once in memory mode | %s |\n", mb(rep.selfRSSList))
 	if bin.skippedCause == "" {
-		fmt.Fprintf(&b, "| `go build` of the server binary (build cache warm from `go run ./bench`) | %s |\n", fmtDur(bin.buildDur))
+		fmt.Fprintf(&b, "| `go build` of the server binary into a temporary folder | %s |\n", fmtDur(bin.buildDur))
 		seed := ""
 		if bin.childSeed != "" {
 			seed = " (of which seeding, as the server logs it: " + bin.childSeed + ")"
