@@ -92,7 +92,7 @@ func (rep *report) markdown() string {
 	}
 	redisDesc := rep.redis.version + ", a private instance on loopback"
 	if rep.redis.embedded {
-		redisDesc = "no redis-server installed: Redis (embedded), the in-process miniredis; its rows say so and do not describe a real Redis"
+		redisDesc = "no redis-server installed: Redis (embedded), the in-process miniredis; its rows say so and do not describe a real Redis (and its own allocations count in allocs/req)"
 	}
 	fmt.Fprintf(&b, "- Redis: %s.\n", redisDesc)
 	fmt.Fprintf(&b, "- Load: %d keep-alive connections on loopback, closed loop, %s measured per row in %d rounds (rows take turns; %s warm-up before the first round's window, up to 100ms before later ones), generated in this process by a minimal HTTP/1.1 client that allocates nothing per request; latencies in an HdrHistogram (3 significant digits).\n",
