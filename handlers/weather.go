@@ -467,7 +467,7 @@ func (s *Server) serveWeatherPage(w http.ResponseWriter, r *http.Request) error 
 			if s.cfg.WeatherUpstreamURL != "" {
 				up = s.cfg.WeatherUpstreamURL
 			}
-			d := weatherPageData{LatencyMS: s.cfg.WeatherLatency.Milliseconds(), TTL: s.weatherTTL().String(),
+			d := weatherPageData{LatencyMS: s.cfg.WeatherLatency.Milliseconds(), TTL: seconds(s.weatherTTL()),
 				Timeout: s.weatherTimeout().String(), Upstream: up, ModeValue: mode.String(), ModeLabel: label,
 				StaleHours: int(weatherStaleTTL.Hours())}
 			return s.renderEntry(ctx, "weather", s.layout(clean, "Weather API", "weather", d))
@@ -481,6 +481,15 @@ func (s *Server) serveWeatherPage(w http.ResponseWriter, r *http.Request) error 
 }
 
 func millis(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
+
+// seconds writes a short duration the way people say it ("60 s"); longer
+// ones keep Go's form ("1h30m0s").
+func seconds(d time.Duration) string {
+	if d < 10*time.Minute && d%time.Second == 0 {
+		return strconv.Itoa(int(d.Seconds())) + " s"
+	}
+	return d.String()
+}
 
 func ceilSeconds(d time.Duration) int {
 	if d <= 0 {

@@ -83,6 +83,11 @@
       options: {
         maintainAspectRatio: false,
         animation: false,
+        plugins: {
+          // Bars are coloured per outcome (explained under the chart), so
+          // the legend names only the temperature line.
+          legend: { labels: { filter: function (item) { return item.datasetIndex === 1; } } }
+        },
         scales: {
           y: { type: "logarithmic", position: "left", title: { display: true, text: "ms (log scale)" } },
           t: { type: "linear", position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "°C" } }
