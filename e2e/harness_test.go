@@ -87,6 +87,9 @@ func buildBinary(t *testing.T) string {
 // with a message that says how to get it.
 func chromiumPath(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("SKIPPED browser test: -short")
+	}
 	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
 		return p
 	}
