@@ -56,7 +56,7 @@ func TestScreenshots(t *testing.T) {
 			tb.traceRows()
 		}, ""},
 		{"edit", "/products/42/edit", nil, ""},
-		{"fibonacci", "/benchmark", func(t *testing.T, tb *tab) { tb.ensureChart("/benchmark", 60*time.Second) }, "main form"},
+		{"fibonacci", "/benchmark", func(t *testing.T, tb *tab) { tb.ensureChart("/benchmark", 60*time.Second) }, "main canvas"},
 		{"weather", "/weather?cache=memory", driveWeather, "main form"},
 		{"compare", "/products/compare?cache=memory", func(t *testing.T, tb *tab) { runCompare(t, tb) }, "#browser-run"},
 		{"cache-stats", "/cache-stats?cache=memory", nil, ""},
@@ -73,7 +73,11 @@ func TestScreenshots(t *testing.T) {
 			scroll := `window.scrollTo(0, 0)`
 			if s.scrollTo != "" {
 				// Demo pages: their controls and chart, not the header.
-				scroll = `(document.querySelector(` + jsString(s.scrollTo) + `).closest("section, form") || document.querySelector(` + jsString(s.scrollTo) + `)).scrollIntoView({block: "start"})`
+				// A chart goes at the bottom with what explains it above; any
+				// other element's section or form goes at the top.
+				scroll = `(() => { const e = document.querySelector(` + jsString(s.scrollTo) + `);
+					if (e.tagName === "CANVAS") { e.scrollIntoView({block: "end"}); window.scrollBy(0, 24); return; }
+					(e.closest("section, form") || e).scrollIntoView({block: "start"}); })()`
 			}
 			tb.do("scroll", chromedp.Evaluate[chromedp.Void](scroll+`; void 0`))
 			buf, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
