@@ -23,7 +23,8 @@ import (
 // configEnv is every variable parseConfig reads; each test starts with all
 // of them unset (parseConfig treats empty as unset).
 var configEnv = []string{"ADDR", "DATABASE_PATH", "REDIS_URL", "CACHE_DEFAULT", "CACHE_TTL", "SLOW_QUERY_MS",
-	"MEMORY_CACHE_MB", "WEATHER_LATENCY_MS", "WEATHER_TTL", "DEV"}
+	"MEMORY_CACHE_MB", "WEATHER_LATENCY_MS", "WEATHER_TTL", "WEATHER_UPSTREAM_URL", "DEV",
+	"ADMIN_TOKEN", "EDIT_REQUIRES_ADMIN", "PPROF"}
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
