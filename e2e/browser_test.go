@@ -51,6 +51,7 @@ func TestBrowser(t *testing.T) {
 		{"weather_buttons_add_points", testWeather},
 		{"compare_run_draws_chart", testCompare},
 		{"stats_update_without_reload", testStats},
+		{"every_linked_page_loads_clean", testEveryPage},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -623,4 +624,34 @@ func testStats(t *testing.T, br *browser) {
 	tb.waitJS("the stats to change without a reload", 30*time.Second,
 		`window.__e2eNotReloaded === true && document.querySelector("main").innerText !== window.__e2eBefore`)
 	tb.shot("cache-stats")
+}
+
+// testEveryPage opens every page the home page and the header link to,
+// in each mode, and screenshots each once: any console error, CSP
+// violation or broken resource on any of them fails the test.
+func testEveryPage(t *testing.T, br *browser) {
+	tb := br.newTab(t)
+	tb.open("/", http.StatusOK)
+	paths := eval[[]string](tb, `[...new Set([...document.querySelectorAll("a.card, header nav.nav a")]
+		.map(a => a.getAttribute("href")).filter(h => h.startsWith("/")))]`)
+	if len(paths) < 5 {
+		t.Fatalf("home links to %v, want at least the five workshop pages", paths)
+	}
+	for _, p := range paths {
+		for _, m := range modes {
+			sep := "?"
+			if strings.Contains(p, "?") {
+				sep = "&"
+			}
+			tb.open(p+sep+"cache="+m, http.StatusOK)
+			if got := tb.mode(); got != m {
+				t.Errorf("%s: got mode %v, want %v", p, got, m)
+			}
+			if m == "memory" {
+				name := "page" + strings.NewReplacer("/", "-", "?", "-", "=", "-", "&", "-").Replace(p)
+				tb.shot(name)
+			}
+		}
+	}
+	t.Logf("checked %d linked pages in %d modes: %v", len(paths), len(modes), paths)
 }
