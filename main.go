@@ -40,6 +40,7 @@ type config struct {
 	Dev          bool
 	WeatherMS    int
 	WeatherTTL   time.Duration
+	WeatherURL   string
 	AdminToken   string
 	EditAdmin    bool
 	Pprof        bool
@@ -67,6 +68,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&mem, "memory-cache-mb", env("MEMORY_CACHE_MB", "64"), "byte budget of the in-process cache, in MiB (env MEMORY_CACHE_MB)")
 	fs.StringVar(&wms, "weather-latency-ms", env("WEATHER_LATENCY_MS", "1000"), "latency of the simulated upstream weather service, in ms (env WEATHER_LATENCY_MS)")
 	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", "60s"), "how long a city's weather is cached (env WEATHER_TTL)")
+	fs.StringVar(&c.WeatherURL, "weather-upstream-url", env("WEATHER_UPSTREAM_URL", ""), "weather service URL; empty means this server's own /upstream/weather (env WEATHER_UPSTREAM_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches and reset the catalogue (env ADMIN_TOKEN)")
 	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", env("EDIT_REQUIRES_ADMIN", "") == "1", "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
 	fs.BoolVar(&c.Pprof, "pprof", env("PPROF", "") == "1", "serve /debug/pprof to loopback clients (env PPROF=1)")

@@ -32,7 +32,18 @@ type asset struct {
 }
 
 func newAssets(fsys fs.FS, dev bool) *assets {
-	return &assets{fsys: fsys, dev: dev, files: make(map[string]*asset)}
+	a := &assets{fsys: fsys, dev: dev, files: make(map[string]*asset)}
+	if !dev {
+		// Hash and compress everything now, so the first page that links
+		// a file does not pay for it inside its render time.
+		_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".go") {
+				_, _ = a.load(p)
+			}
+			return nil
+		})
+	}
+	return a
 }
 
 func (a *assets) load(name string) (*asset, error) {

@@ -22,7 +22,7 @@ import (
 // app is a workshop server on a loopback port with its own SQLite file and
 // its own real redis-server.
 type app struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *handlers.Server
 	ts     *httptest.Server
 	store  *models.Store
@@ -33,7 +33,7 @@ type app struct {
 
 // newApp starts a seeded server. opts adjust the config before start; by
 // default SLOW_QUERY_MS is 0 so tests run fast.
-func newApp(t *testing.T, opts ...func(*handlers.ServerConfig)) *app {
+func newApp(t testing.TB, opts ...func(*handlers.ServerConfig)) *app {
 	t.Helper()
 	rs := testredis.Start(t)
 	store, err := models.Open(filepath.Join(t.TempDir(), "test.db"))

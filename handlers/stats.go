@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,8 @@ type statsData struct {
 	// Message is a one-time result of a clear, for the page only.
 	Message string `json:"-"`
 	Warn    bool   `json:"-"`
+	// AdminToken shows the token field on the clear forms (ADMIN_TOKEN).
+	AdminToken bool `json:"-"`
 }
 
 func statsOf(st cache.Stats) backendStats {
@@ -102,7 +105,7 @@ func humanBytes(n int64) string {
 // collectStats reads both backends. Memory cannot fail; Redis failures
 // become Available=false with the reason, never an error page.
 func (s *Server) collectStats(ctx context.Context) statsData {
-	d := statsData{GeneratedAt: time.Now().UTC(), UptimeS: int64(time.Since(s.started) / time.Second)}
+	d := statsData{GeneratedAt: time.Now().UTC(), UptimeS: int64(time.Since(s.started) / time.Second), AdminToken: s.cfg.AdminToken != ""}
 	ms := s.memory.Stats()
 	d.Memory = statsOf(ms)
 	d.Memory.Bytes = &ms.Bytes
@@ -206,6 +209,9 @@ func (s *Server) serveStatsClear(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return errBadRequest("The form could not be read: " + clip(err.Error(), 100))
+	}
+	if vs := r.PostForm["backend"]; len(vs) > 1 && slices.ContainsFunc(vs[1:], func(v string) bool { return v != vs[0] }) {
+		return errBadRequest("backend was sent several times with different values; send it once.")
 	}
 	var f flash
 	switch b := r.PostForm.Get("backend"); b {

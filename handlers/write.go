@@ -132,11 +132,11 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) []
 		b = append(b, `).</span>`...)
 	default:
 		if sv.outcome == trace.Bypass {
-			b = append(b, `No cache: built from the database in <strong class="reqbar-total">`...)
+			b = append(b, `No cache: built in <strong class="reqbar-total">`...)
 		} else {
 			b = append(b, `Not in the <strong>`...)
 			b = append(b, backend...)
-			b = append(b, ` cache</strong>: built from the database in <strong class="reqbar-total">`...)
+			b = append(b, ` cache</strong>: built in <strong class="reqbar-total">`...)
 		}
 		b = trace.AppendMillis(b, snap.Total)
 		b = append(b, ` ms</strong> (database: `...)
