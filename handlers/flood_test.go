@@ -107,7 +107,10 @@ func (p *floodPeak) sampleHeap() {
 func TestURLFlood(t *testing.T) {
 	const budget = 2 << 20
 	mem := cache.NewMemory(cache.MemoryConfig{MaxBytes: budget})
-	a := newApp(t, func(c *handlers.ServerConfig) { c.Memory = mem; c.DefaultMode = cache.ModeMemory })
+	// Pages live an hour so a long flood sees no expiry: any miss below
+	// would then be a new key. (A fragment with a shorter TTL may still be
+	// stored again; that replaces an entry, it does not add one.)
+	a := newApp(t, func(c *handlers.ServerConfig) { c.Memory = mem; c.DefaultMode = cache.ModeMemory; c.TTL = time.Hour })
 	peak := &floodPeak{m: mem}
 	serve := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -127,7 +130,7 @@ func TestURLFlood(t *testing.T) {
 	base := mem.Stats()
 	n := floodCount(t)
 	t0 := time.Now()
-	misses := 0
+	misses, maxEntries := 0, base.Entries
 	for i := range n {
 		var path string
 		is := strconv.Itoa(i)
@@ -150,6 +153,7 @@ func TestURLFlood(t *testing.T) {
 		}
 		if i%1000 == 0 {
 			peak.check()
+			maxEntries = max(maxEntries, mem.Stats().Entries)
 		}
 		if i%20000 == 0 {
 			peak.sampleHeap()
@@ -159,15 +163,15 @@ func TestURLFlood(t *testing.T) {
 	peak.check()
 	peak.sampleHeap()
 	after := mem.Stats()
-	if after.Entries != base.Entries || after.Sets != base.Sets {
-		t.Errorf("unknown parameters created entries: entries %d → %d, sets %d → %d, want no change",
-			base.Entries, after.Entries, base.Sets, after.Sets)
+	maxEntries = max(maxEntries, after.Entries)
+	if maxEntries != base.Entries {
+		t.Errorf("unknown parameters created entries: got up to %d entries, want the %d of the warm-up", maxEntries, base.Entries)
 	}
 	if misses != 0 {
 		t.Errorf("unknown-parameter requests that were not a HIT: got %d, want 0", misses)
 	}
-	t.Logf("unknown-parameter flood: %d distinct URLs in %v (%.0f req/s), entries stayed at %d (%d bytes); heap in use peak %.1f MiB (%.1f MiB before)",
-		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), after.Entries, after.Bytes,
+	t.Logf("unknown-parameter flood: %d distinct URLs in %v (%.0f req/s), %d not a HIT, entries at most %d (%d bytes at the end); heap in use peak %.1f MiB (%.1f MiB before)",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), misses, maxEntries, after.Bytes,
 		float64(peak.heap)/(1<<20), float64(heapBefore)/(1<<20))
 
 	// 2. Distinct valid keys: every per_page with several pages each,
