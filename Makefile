@@ -19,6 +19,8 @@ build:
 test: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	@command -v redis-server >/dev/null 2>&1 || echo "make test: real-Redis tests will be SKIPPED (apt-get install redis-server)"
+	@command -v chromium >/dev/null 2>&1 || echo "make test: browser tests will be SKIPPED (apt-get install chromium)"
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-short:

@@ -145,6 +145,44 @@ func (g *RedisGens) Get(ctx context.Context, names []string, out []int64) error 
 	return nil
 }
 
+// GetWith reads the named generations and one cache entry of c in a single
+// MGET, so a Redis-mode hit costs one round trip. found is false when a
+// generation had to be created (nothing valid can exist under it yet).
+func (g *RedisGens) GetWith(ctx context.Context, names []string, out []int64, c *Redis, key string) ([]byte, bool, error) {
+	if err := g.flush(ctx); err != nil {
+		return nil, false, err
+	}
+	keys := make([]string, len(names)+1)
+	for i, n := range names {
+		keys[i] = g.prefix + n
+	}
+	keys[len(names)] = c.prefix + key
+	vals, err := c.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, false, c.fail("MGET", err)
+	}
+	for i := range names {
+		s, ok := vals[i].(string)
+		if !ok {
+			// A missing counter: create it (rare) and report a miss.
+			c.misses.Add(1)
+			return nil, false, g.Get(ctx, names, out)
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("redis generation %s: %q is not a number", names[i], s)
+		}
+		out[i] = n
+	}
+	s, ok := vals[len(names)].(string)
+	if !ok {
+		c.misses.Add(1)
+		return nil, false, nil
+	}
+	c.hits.Add(1)
+	return bytesOf(s), true, nil
+}
+
 // Bump implements Gens. On failure the names are kept for replay.
 func (g *RedisGens) Bump(ctx context.Context, names ...string) error {
 	if err := g.bump(ctx, names); err != nil {

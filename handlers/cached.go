@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,16 +77,28 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 	if mode == cache.ModeRedis {
 		sv.backend = s.redisLabel()
 	}
-
-	key, err := s.pageKey(ctx, spec, mode, gens)
-	sv.key = key
-	if err != nil {
-		return s.fallback(ctx, sv, spec, "Redis unavailable: could not read cache generations ("+short(err)+")")
+	key := s.pageKey(spec)
+	var buf [4]int64
+	gv := buf[:0]
+	if len(spec.Gens) <= len(buf) {
+		gv = buf[:len(spec.Gens)]
+	} else {
+		gv = make([]int64, len(spec.Gens))
 	}
 
+	// One lookup fetches the generations and the entry: a single MGET in
+	// Redis mode, two map reads in memory mode.
 	t0 := time.Now()
-	v, found, err := c.Get(ctx, key)
-	l := trace.Lookup{Layer: "page", Backend: c.Name(), Key: key, Dur: time.Since(t0)}
+	var v []byte
+	var found bool
+	var err error
+	if mode == cache.ModeRedis {
+		v, found, err = s.inval.Redis.GetWith(ctx, spec.Gens, gv, s.redis, key)
+	} else if err = gens.Get(ctx, spec.Gens, gv); err == nil {
+		v, found, err = c.Get(ctx, key)
+	}
+	sv.key = traceKey(key, gv)
+	l := trace.Lookup{Layer: "page", Backend: c.Name(), Key: sv.key, Dur: time.Since(t0)}
 	if err != nil {
 		l.Outcome = trace.Error
 		tr.Cache(l)
@@ -93,20 +106,22 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 		return s.fallback(ctx, sv, spec, "Redis unavailable: "+short(err))
 	}
 	if found {
-		if e, derr := UnmarshalEntry(v); derr == nil {
+		if e, derr := UnmarshalEntry(v); derr != nil {
+			s.log.Warn("discarding unreadable cache entry", "key", key)
+		} else if slices.Equal(e.Gens, gv) {
 			l.Outcome = trace.Hit
 			tr.Cache(l)
 			sv.entry, sv.outcome = e, trace.Hit
 			return sv, nil
 		}
-		s.log.Warn("discarding unreadable cache entry", "key", key)
+		// Built under older generations: an edit has happened since.
 	}
 	l.Outcome = trace.Miss
 	tr.Cache(l)
 	sv.outcome = trace.Miss
 
 	// Concurrent misses on one key build once per instance.
-	res, err, shared := s.flight.Do(mode.String()+"|"+key, func() (any, error) {
+	res, err, shared := s.flight.Do(mode.String()+"|"+sv.key, func() (any, error) {
 		// The build serves every waiter, so one caller going away must
 		// not cancel it.
 		bctx := context.WithoutCancel(ctx)
@@ -114,17 +129,15 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 			// Across instances: one builds under a short Redis lock, the
 			// others wait (bounded) for its result.
 			t0 := time.Now()
-			lock, ok, lerr := cache.TryLock(bctx, s.redis.Client(), s.redis.Prefix()+"lock:"+key, 5*time.Second)
+			lock, ok, lerr := cache.TryLock(bctx, s.redis.Client(), s.redis.Prefix()+"lock:"+sv.key, 5*time.Second)
 			if lerr == nil && !ok {
-				v, found, _ := cache.WaitFor(bctx, c, key, 3*time.Second, 20*time.Millisecond)
-				tr.Cache(trace.Lookup{Layer: "lock", Backend: c.Name(), Key: "lock:" + key, Outcome: "WAITED", Dur: time.Since(t0)})
-				if found {
-					if e, derr := UnmarshalEntry(v); derr == nil {
-						return &built{entry: e, fromOther: time.Since(t0)}, nil
-					}
+				e := s.waitForBuild(bctx, c, key, gv, 3*time.Second)
+				tr.Cache(trace.Lookup{Layer: "lock", Backend: c.Name(), Key: "lock:" + sv.key, Outcome: "WAITED", Dur: time.Since(t0)})
+				if e != nil {
+					return &built{entry: e, fromOther: time.Since(t0)}, nil
 				}
 			} else if ok {
-				tr.Cache(trace.Lookup{Layer: "lock", Backend: c.Name(), Key: "lock:" + key, Outcome: "TAKEN", Dur: time.Since(t0)})
+				tr.Cache(trace.Lookup{Layer: "lock", Backend: c.Name(), Key: "lock:" + sv.key, Outcome: "TAKEN", Dur: time.Since(t0)})
 				defer func() { _ = lock.Unlock(bctx) }()
 			}
 		}
@@ -132,6 +145,7 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 		if err != nil {
 			return nil, err
 		}
+		e.Gens = slices.Clone(gv)
 		if err := c.Set(bctx, key, e.MarshalBinary(), sv.ttl); err != nil {
 			s.log.Warn("cache write failed", "backend", c.Name(), "key", key, "err", err)
 			return &built{entry: e, setErr: err}, nil
@@ -156,6 +170,27 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 	return sv, nil
 }
 
+// waitForBuild polls for an entry built under exactly gens, for callers
+// that lost the rebuild lock to another instance. nil: none in time.
+func (s *Server) waitForBuild(ctx context.Context, c cache.Cache, key string, gens []int64, wait time.Duration) *Entry {
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if v, found, err := c.Get(ctx, key); err != nil {
+			return nil
+		} else if found {
+			if e, derr := UnmarshalEntry(v); derr == nil && slices.Equal(e.Gens, gens) {
+				return e
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 type built struct {
 	entry  *Entry
 	setErr error
@@ -175,47 +210,38 @@ func (s *Server) fallback(ctx context.Context, sv *served, spec pageSpec, notice
 	return sv, err
 }
 
-// pageKey builds the full key: page, template digest, normalised request
-// key, then each generation's current value.
-func (s *Server) pageKey(ctx context.Context, spec pageSpec, mode cache.Mode, gens cache.Gens) (string, error) {
+// pageKey is the storage key of a page: page, template digest and the
+// normalised request. Generations are not part of it: they are stored in
+// the entry and compared on read.
+func (s *Server) pageKey(spec pageSpec) string {
+	d := s.pages.digest(spec.Page)
 	var b strings.Builder
-	b.Grow(64)
+	b.Grow(len(spec.Page) + len(d) + len(spec.Key) + 8)
 	b.WriteString("page:")
 	b.WriteString(spec.Page)
 	b.WriteByte(':')
-	b.WriteString(s.pages.digest(spec.Page))
+	b.WriteString(d)
 	b.WriteByte(':')
 	b.WriteString(spec.Key)
-	if len(spec.Gens) == 0 || gens == nil {
-		return b.String(), nil
+	return b.String()
+}
+
+// traceKey shows a key with the generations it was looked up under, as
+// the trace and the key explainer present it ("…@g1b.7").
+func traceKey(key string, gens []int64) string {
+	if len(gens) == 0 {
+		return key
 	}
-	var buf [4]int64
-	vals := buf[:0]
-	if len(spec.Gens) > len(buf) {
-		vals = make([]int64, len(spec.Gens))
-	} else {
-		vals = buf[:len(spec.Gens)]
-	}
-	t0 := time.Now()
-	err := gens.Get(ctx, spec.Gens, vals)
-	if mode == cache.ModeRedis {
-		out := "read"
-		if err != nil {
-			out = trace.Error
-		}
-		trace.From(ctx).Cache(trace.Lookup{Layer: "gen", Backend: "redis", Key: strings.Join(spec.Gens, ","), Outcome: out, Dur: time.Since(t0)})
-	}
-	if err != nil {
-		return b.String(), err
-	}
-	b.WriteString(":g")
-	for i, v := range vals {
+	b := make([]byte, 0, len(key)+4+12*len(gens))
+	b = append(b, key...)
+	b = append(b, " @g"...)
+	for i, g := range gens {
 		if i > 0 {
-			b.WriteByte('.')
+			b = append(b, '.')
 		}
-		b.WriteString(strconv.FormatInt(v, 36))
+		b = strconv.AppendInt(b, g, 36)
 	}
-	return b.String(), nil
+	return string(b)
 }
 
 // build runs spec.Build and records how long it took and what it cost, so

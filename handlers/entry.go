@@ -18,6 +18,10 @@ type Entry struct {
 	LastModified time.Time
 	Slot         int
 	Body         []byte
+	// Gens are the generation values the entry was built under. Keys do
+	// not carry them, so one lookup fetches generations and entry together
+	// and an entry built under older generations is simply a miss.
+	Gens []int64
 
 	// How the entry was built, shown to learners on a hit ("this copy was
 	// built 12 s ago in 3 ms").
@@ -47,6 +51,10 @@ func (e *Entry) MarshalBinary() []byte {
 	b = binary.AppendVarint(b, int64(e.DBDur))
 	b = binary.AppendUvarint(b, uint64(e.DBCount))
 	b = binary.AppendVarint(b, int64(e.Simulated))
+	b = binary.AppendUvarint(b, uint64(len(e.Gens)))
+	for _, g := range e.Gens {
+		b = binary.AppendVarint(b, g)
+	}
 	return append(b, e.Body...)
 }
 
@@ -67,6 +75,14 @@ func UnmarshalEntry(data []byte) (*Entry, error) {
 		DBDur:        time.Duration(d.varint()),
 		DBCount:      int(d.uvarint()),
 		Simulated:    time.Duration(d.varint()),
+	}
+	if n := d.uvarint(); n > 0 && n <= 16 {
+		e.Gens = make([]int64, n)
+		for i := range e.Gens {
+			e.Gens[i] = d.varint()
+		}
+	} else if n > 16 {
+		d.err = true
 	}
 	if d.err || e.Slot > len(d.b) || e.Slot < -1 {
 		return nil, errBadEntry
@@ -119,11 +135,20 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
+// common strings are returned without allocating.
+var common = []string{"text/html; charset=utf-8", "application/json; charset=utf-8", ""}
+
 func (d *decoder) string() string {
 	n := d.uvarint()
 	if d.err || n > uint64(len(d.b)) {
 		d.err = true
 		return ""
+	}
+	for _, c := range common {
+		if len(c) == int(n) && string(d.b[:n]) == c {
+			d.b = d.b[n:]
+			return c
+		}
 	}
 	s := string(d.b[:n])
 	d.b = d.b[n:]

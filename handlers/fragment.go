@@ -174,6 +174,7 @@ type KeyPart struct {
 // explainKey splits one of the workshop's keys into named parts, so the
 // trace panel can say what each part is and what changes it.
 func explainKey(key string) []KeyPart {
+	key, gens, _ := strings.Cut(key, " @")
 	parts := strings.Split(key, ":")
 	switch {
 	case len(parts) >= 4 && parts[0] == "page":
@@ -181,15 +182,10 @@ func explainKey(key string) []KeyPart {
 			{"kind", "page", "a whole rendered response"},
 			{"page", parts[1], "which page template"},
 			{"digest", parts[2], "digest of the page's template source: editing the template changes it"},
+			{"request", strings.Join(parts[3:], ":"), "only the query parameters that change the page, normalised"},
 		}
-		rest := parts[3:]
-		var gens string
-		if n := len(rest); n > 0 && strings.HasPrefix(rest[n-1], "g") && n > 1 {
-			gens, rest = rest[n-1], rest[:n-1]
-		}
-		out = append(out, KeyPart{"request", strings.Join(rest, ":"), "only the query parameters that change the page, normalised"})
 		if gens != "" {
-			out = append(out, KeyPart{"generations", gens, "current generation numbers (base 36) of what the page shows: an edit bumps them, so old keys are never read again"})
+			out = append(out, KeyPart{"generations", gens, "generation numbers (base 36) of what the page shows, stored in the entry and compared on every read: an edit bumps them, so an older entry counts as a miss"})
 		}
 		return out
 	case len(parts) >= 4 && parts[0] == "frag":
@@ -209,7 +205,7 @@ func outcomeReason(outcome string) string {
 	case trace.Hit:
 		return "found under exactly this key and not expired"
 	case trace.Miss:
-		return "nothing under this key: never built, expired (TTL), evicted, or a generation, version or template digest changed, which makes a new key"
+		return "nothing valid under this key: never built, expired (TTL), evicted, built under older generations, or a version or template digest changed, which makes a new key"
 	case trace.Bypass:
 		return "mode none: the cache is not consulted"
 	case trace.Error:

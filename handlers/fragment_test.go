@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -270,7 +271,7 @@ func TestCacheKeyExplainer(t *testing.T) {
 	if !strings.Contains(r.Body, "why MISS") || !strings.Contains(r.Body, "generations") {
 		t.Error("trace panel lacks the key explanation")
 	}
-	res := a.get("/api/cache-key?key=" + key)
+	res := a.get("/api/cache-key?key=" + url.QueryEscape(key))
 	var rep struct {
 		Parts []struct{ Name, Value string }
 		In    map[string]map[string]any

@@ -27,6 +27,7 @@ func (s *Server) serveCacheKey(w http.ResponseWriter, r *http.Request) error {
 		return errBadRequest("key must be a cache key from a trace (1 to 512 characters of text).")
 	}
 	rep := keyReport{Key: key, Parts: explainKey(key), In: map[string]any{}}
+	key, _, _ = strings.Cut(key, " @") // generations are not part of the storage key
 	if ttl, ok := s.memory.TTL(key); ok {
 		rep.In["memory"] = map[string]any{"present": true, "ttl_remaining_s": int(ttl / time.Second)}
 	} else {

@@ -33,7 +33,9 @@ func (s *Server) withMode(next http.Handler) http.Handler {
 				return
 			}
 			mode = m
-			if c, err := r.Cookie(modeCookie); err != nil || c.Value != m.String() {
+			// API calls (a page's own fetches) never change the mode
+			// the learner picked for browsing.
+			if c, err := r.Cookie(modeCookie); !isAPI(r) && (err != nil || c.Value != m.String()) {
 				http.SetCookie(w, &http.Cookie{Name: modeCookie, Value: m.String(), Path: "/",
 					MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			}

@@ -28,9 +28,15 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) 
 		h.Set("Last-Modified", e.LastModified.UTC().Format(http.TimeFormat))
 	}
 	if h.Get("Cache-Control") == "" {
-		// Pages always ask the server, so every load shows a real,
-		// freshly measured server timing.
-		h.Set("Cache-Control", "no-cache")
+		if e.Slot >= 0 {
+			// The body carries this request's own bar and trace, so no
+			// copy of it may be reused: every load asks the server and
+			// shows freshly measured timings. Clients that send
+			// If-None-Match themselves still get a 304 below.
+			h["Cache-Control"] = noStore
+		} else {
+			h["Cache-Control"] = noCache
+		}
 	}
 	if e.ETag != "" && etagMatch(r.Header.Get("If-None-Match"), e.ETag) {
 		h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
@@ -56,6 +62,11 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) 
 	_, _ = w.Write(slot)
 	_, _ = w.Write(e.Body[e.Slot:])
 }
+
+var (
+	noStore = []string{"no-store"}
+	noCache = []string{"no-cache"}
+)
 
 // etagMatch implements If-None-Match's weak comparison.
 func etagMatch(header, etag string) bool {
