@@ -44,9 +44,9 @@ func TestCacheKeyIgnoresUnknownParams(t *testing.T) {
 }
 
 // floodCount is how many unknown-parameter URLs TestURLFlood sends, sized
-// to stay within about 20 s: 300,000 in a plain run, fewer under the race
+// to stay within about 20 s: 200,000 in a plain run, fewer under the race
 // detector (which makes each request several times slower) or -short.
-// CW_FLOOD_URLS=1000000 runs the full million (about a minute).
+// CW_FLOOD_URLS=1000000 runs the full million (about two minutes on a busy machine).
 func floodCount(t *testing.T) int {
 	if v := os.Getenv("CW_FLOOD_URLS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -65,7 +65,7 @@ func floodCount(t *testing.T) int {
 			}
 		}
 	}
-	return 300_000
+	return 200_000
 }
 
 // floodPeak tracks the memory cache's size and the process heap.
