@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 
@@ -16,17 +17,28 @@ import (
 const modeCookie = "cache_mode"
 
 // withMode resolves the request's cache mode from ?cache=, then the cookie,
-// then the default, and puts it in the context. An unknown ?cache= value is
-// a 400 listing the valid ones; an unreadable cookie is ignored.
+// then the default, and puts it in the context together with the
+// request's trace (one context, one request copy). An unknown ?cache= value
+// is a 400 listing the valid ones; an unreadable cookie is ignored.
+//
+// For GET and HEAD the query is parsed here once, into r.Form, and every
+// handler reads it from there.
 func (s *Server) withMode(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Form == nil {
+			if r.URL.RawQuery == "" {
+				r.Form = url.Values{}
+			} else {
+				r.Form, _ = url.ParseQuery(r.URL.RawQuery)
+			}
+		}
 		mode := s.cfg.DefaultMode
 		q, err := singleParam(r, "cache")
 		if err != nil {
 			s.serveError(w, r, err)
 			return
 		}
-		if q != "" || r.URL.Query().Has("cache") {
+		if q != "" || hasParam(r, "cache") {
 			m, err := cache.ParseMode(q, s.cfg.DefaultMode)
 			if err != nil {
 				s.serveError(w, r, errBadRequest(err.Error()))
@@ -44,14 +56,25 @@ func (s *Server) withMode(next http.Handler) http.Handler {
 				mode = m
 			}
 		}
-		w.Header().Set("X-Cache-Mode", mode.String())
-		next.ServeHTTP(w, r.WithContext(cache.WithMode(r.Context(), mode)))
+		w.Header()["X-Cache-Mode"] = modeHeader[mode]
+		ctx := trace.NewContext(cache.WithMode(r.Context(), mode), trace.New())
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// withTrace starts the request's trace.
+// modeHeader holds the X-Cache-Mode values, shared so that setting the
+// header allocates nothing.
+var modeHeader = map[cache.Mode][]string{
+	cache.ModeNone: {"none"}, cache.ModeMemory: {"memory"}, cache.ModeRedis: {"redis"},
+}
+
+// withTrace starts the request's trace where withMode did not.
 func withTrace(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if trace.From(r.Context()) != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(trace.NewContext(r.Context(), trace.New())))
 	})
 }
@@ -62,13 +85,22 @@ func withTrace(next http.Handler) http.Handler {
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
+// Header values shared by every response, so setting them allocates
+// nothing.
+var (
+	cspHeader      = []string{csp}
+	nosniffHeader  = []string{"nosniff"}
+	referrerHeader = []string{"same-origin"}
+	denyHeader     = []string{"DENY"}
+)
+
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
+		h["Content-Security-Policy"] = cspHeader
+		h["X-Content-Type-Options"] = nosniffHeader
+		h["Referrer-Policy"] = referrerHeader
+		h["X-Frame-Options"] = denyHeader
 		next.ServeHTTP(w, r)
 	})
 }
@@ -173,7 +205,7 @@ type errorData struct {
 // singleParam returns the query parameter name, rejecting a parameter given
 // several times with different values: which one would we obey?
 func singleParam(r *http.Request, name string) (string, error) {
-	vs := r.URL.Query()[name]
+	vs := queryValues(r)[name]
 	if len(vs) == 0 {
 		return "", nil
 	}
@@ -183,4 +215,19 @@ func singleParam(r *http.Request, name string) (string, error) {
 		}
 	}
 	return vs[0], nil
+}
+
+// hasParam reports whether the query names the parameter at all.
+func hasParam(r *http.Request, name string) bool {
+	_, ok := queryValues(r)[name]
+	return ok
+}
+
+// queryValues is the parsed query: r.Form when withMode parsed it (GET,
+// HEAD), otherwise parsed now.
+func queryValues(r *http.Request) url.Values {
+	if r.Form != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return r.Form
+	}
+	return r.URL.Query()
 }

@@ -55,7 +55,7 @@ func parsePositive(r *http.Request, name string, def, min, max int) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	if v == "" && !r.URL.Query().Has(name) {
+	if v == "" && !hasParam(r, name) {
 		return def, nil
 	}
 	bad := errBadRequest(fmt.Sprintf("%s must be a whole number from %d to %d (got %q).", name, min, max, clip(v, 24)))

@@ -137,7 +137,7 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode, withTrace, s.requireAdmin)
+		r.Use(s.withMode, s.requireAdmin)
 		r.Get("/", s.handle(s.serveHome))
 		r.Get("/products", s.handle(s.serveList))
 		r.Get("/products/{id}", s.handle(s.serveDetail))

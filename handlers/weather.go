@@ -52,10 +52,10 @@ func (s *Server) weatherTTL() time.Duration {
 }
 
 // weatherTimeout is how long the API waits for the upstream: twice its
-// normal latency plus a second, so only a really stuck upstream times out,
-// but never so long that a learner waits minutes.
+// normal latency plus two seconds, so only a really stuck upstream (not a
+// busy machine) times out, but never so long that a learner waits minutes.
 func (s *Server) weatherTimeout() time.Duration {
-	d := 2*s.cfg.WeatherLatency + time.Second
+	d := 2*s.cfg.WeatherLatency + 2*time.Second
 	if d > 30*time.Second {
 		d = 30 * time.Second
 	}

@@ -20,7 +20,7 @@ import (
 func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) {
 	e := sv.entry
 	h := w.Header()
-	h.Set("X-Cache", sv.outcome)
+	h["X-Cache"] = outcomeHeader(sv.outcome)
 	if e.ETag != "" {
 		h.Set("ETag", e.ETag)
 	}
@@ -47,7 +47,7 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) 
 	if e.Slot >= 0 {
 		slot = s.slotHTML(w, r, sv)
 	}
-	h.Set("Content-Type", e.ContentType)
+	h["Content-Type"] = contentTypeHeader(e.ContentType)
 	h.Set("Content-Length", strconv.Itoa(len(e.Body)+len(slot)))
 	h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
 	w.WriteHeader(e.Status)
@@ -64,9 +64,33 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) 
 }
 
 var (
-	noStore = []string{"no-store"}
-	noCache = []string{"no-cache"}
+	noStore     = []string{"no-store"}
+	noCache     = []string{"no-cache"}
+	hitHeader   = []string{"HIT"}
+	missHeader  = []string{"MISS"}
+	bypassHdr   = []string{"BYPASS"}
+	htmlHeader  = []string{"text/html; charset=utf-8"}
+	jsonHeader  = []string{"application/json; charset=utf-8"}
+	outcomeHdrs = map[string][]string{trace.Hit: hitHeader, trace.Miss: missHeader, trace.Bypass: bypassHdr}
 )
+
+// outcomeHeader and contentTypeHeader reuse shared header values.
+func outcomeHeader(o string) []string {
+	if v, ok := outcomeHdrs[o]; ok {
+		return v
+	}
+	return []string{o}
+}
+
+func contentTypeHeader(ct string) []string {
+	switch ct {
+	case htmlHeader[0]:
+		return htmlHeader
+	case jsonHeader[0]:
+		return jsonHeader
+	}
+	return []string{ct}
+}
 
 // etagMatch implements If-None-Match's weak comparison.
 func etagMatch(header, etag string) bool {
