@@ -271,6 +271,7 @@ func (s *Server) renderEntry(ctx context.Context, page string, data layoutData) 
 	}
 	t0 := time.Now()
 	body, err := s.pages.render(page, data)
+	data.Req.flush()
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,8 +55,40 @@ type RenderReq struct {
 	tmpl *template.Template
 	page string
 
-	mu         sync.Mutex
-	prefetched map[string][]byte
+	mu     sync.Mutex
+	bypass []bypassSum
+}
+
+type bypassSum struct {
+	name string
+	n    int
+	dur  time.Duration
+}
+
+func (rr *RenderReq) bypassed(name string, d time.Duration) { rr.bypassedN(name, 1, d) }
+
+func (rr *RenderReq) bypassedN(name string, n int, d time.Duration) {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	for i := range rr.bypass {
+		if rr.bypass[i].name == name {
+			rr.bypass[i].n += n
+			rr.bypass[i].dur += d
+			return
+		}
+	}
+	rr.bypass = append(rr.bypass, bypassSum{name, n, d})
+}
+
+// flush records the summed bypassed renders in the trace.
+func (rr *RenderReq) flush() {
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	tr := trace.From(rr.ctx)
+	for _, b := range rr.bypass {
+		tr.Cache(trace.Lookup{Layer: "frag", Backend: "none", Key: b.name + " ×" + strconv.Itoa(b.n), Outcome: trace.Bypass, Dur: b.dur})
+	}
+	rr.bypass = nil
 }
 
 func (s *Server) newRenderReq(ctx context.Context, page string) *RenderReq {
@@ -66,42 +100,6 @@ func (s *Server) fragKey(name, key string) string {
 	return "frag:" + name + ":" + s.pages.fragDigest(name) + ":" + key
 }
 
-// Prefetch looks up many fragments of one kind in a single round trip
-// (MGET on Redis), so a table of rows costs one lookup, not one per row.
-func (rr *RenderReq) Prefetch(name string, keys []string) {
-	if rr == nil || len(keys) == 0 {
-		return
-	}
-	mode := cache.ModeFrom(rr.ctx)
-	if mode == cache.ModeNone {
-		return
-	}
-	c, _ := rr.s.backend(mode)
-	full := make([]string, len(keys))
-	for i, k := range keys {
-		full[i] = rr.s.fragKey(name, k)
-	}
-	t0 := time.Now()
-	vals, err := c.GetMulti(rr.ctx, full)
-	d := time.Since(t0)
-	tr := trace.From(rr.ctx)
-	if err != nil {
-		tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: "frag:" + name + " ×" + fmt.Sprint(len(keys)), Outcome: trace.Error, Dur: d})
-		return
-	}
-	rr.mu.Lock()
-	if rr.prefetched == nil {
-		rr.prefetched = make(map[string][]byte, len(keys))
-	}
-	for i, v := range vals {
-		if v != nil {
-			rr.prefetched[full[i]] = v
-		}
-	}
-	rr.mu.Unlock()
-	tr.Cache(trace.Lookup{Layer: "frag-batch", Backend: c.Name(), Key: "frag:" + name + " ×" + fmt.Sprint(len(keys)), Outcome: "MGET", Dur: d})
-}
-
 // fragment is the template function. Cache failures fall back to rendering.
 func fragment(rr *RenderReq, name, key string, data any) (template.HTML, error) {
 	if rr == nil || rr.tmpl == nil {
@@ -111,21 +109,17 @@ func fragment(rr *RenderReq, name, key string, data any) (template.HTML, error) 
 	mode := cache.ModeFrom(ctx)
 	tr := trace.From(ctx)
 	if mode == cache.ModeNone {
+		// No cache is consulted, so there is no lookup to record one by
+		// one: renders are summed per fragment and recorded once.
 		t0 := time.Now()
 		out, err := rr.exec(name, data)
-		tr.Cache(trace.Lookup{Layer: "frag", Backend: "none", Key: name + ":" + key, Outcome: trace.Bypass, Dur: time.Since(t0)})
+		rr.bypassed(name, time.Since(t0))
 		return out, err
 	}
 	c, _ := rr.s.backend(mode)
 	full := rr.s.fragKey(name, key)
 	t0 := time.Now()
-	rr.mu.Lock()
-	v, found := rr.prefetched[full]
-	rr.mu.Unlock()
-	var err error
-	if !found {
-		v, found, err = c.Get(ctx, full)
-	}
+	v, found, err := c.Get(ctx, full)
 	if err == nil && found {
 		tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: full, Outcome: trace.Hit, Dur: time.Since(t0)})
 		return template.HTML(v), nil
@@ -146,6 +140,81 @@ func fragment(rr *RenderReq, name, key string, data any) (template.HTML, error) 
 	}
 	tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: full, Outcome: outcome, Dur: time.Since(t0)})
 	return out, nil
+}
+
+// Keyed is an item of fragmentEach: it names its own cache key.
+type Keyed interface{ CacheKey() string }
+
+// fragmentEach is {{fragmentEach $.Req "product-row" .Products}}: the
+// fragment of every item of a slice, each cached under its own key, looked
+// up together in one round trip (MGET) and called from the template once
+// instead of once per item.
+func fragmentEach(rr *RenderReq, name string, items any) (template.HTML, error) {
+	if rr == nil || rr.tmpl == nil {
+		return "", fmt.Errorf("fragmentEach %q: $.Req is not set", name)
+	}
+	v := reflect.ValueOf(items)
+	if v.Kind() != reflect.Slice {
+		return "", fmt.Errorf("fragmentEach %q: got %T, want a slice", name, items)
+	}
+	n := v.Len()
+	data := make([]any, n)
+	keys := make([]string, n)
+	for i := range n {
+		data[i] = v.Index(i).Interface()
+		k, ok := data[i].(Keyed)
+		if !ok {
+			return "", fmt.Errorf("fragmentEach %q: %T has no CacheKey method", name, data[i])
+		}
+		keys[i] = rr.s.fragKey(name, k.CacheKey())
+	}
+	ctx := rr.ctx
+	mode := cache.ModeFrom(ctx)
+	var buf bytes.Buffer
+	if mode == cache.ModeNone {
+		t0 := time.Now()
+		for _, d := range data {
+			if err := rr.execTo(&buf, name, d); err != nil {
+				return "", err
+			}
+		}
+		rr.bypassedN(name, n, time.Since(t0))
+		return template.HTML(buf.String()), nil
+	}
+	c, _ := rr.s.backend(mode)
+	tr := trace.From(ctx)
+	t0 := time.Now()
+	vals, err := c.GetMulti(ctx, keys)
+	batch := time.Since(t0)
+	if err != nil {
+		vals = make([][]byte, n)
+	}
+	per := batch / time.Duration(max(n, 1))
+	for i, d := range data {
+		if err == nil && vals[i] != nil {
+			buf.Write(vals[i])
+			tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: keys[i], Outcome: trace.Hit, Dur: per})
+			continue
+		}
+		t1 := time.Now()
+		start := buf.Len()
+		if rerr := rr.execTo(&buf, name, d); rerr != nil {
+			return "", rerr
+		}
+		outcome := trace.Miss
+		if err != nil {
+			outcome = trace.Error
+		} else if serr := c.Set(ctx, keys[i], bytes.Clone(buf.Bytes()[start:]), fragmentTTLs[name]); serr != nil {
+			outcome = trace.Error
+		}
+		tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: keys[i], Outcome: outcome, Dur: per + time.Since(t1)})
+	}
+	return template.HTML(buf.String()), nil
+}
+
+// execTo renders a sub-template of the running set into buf.
+func (rr *RenderReq) execTo(buf *bytes.Buffer, name string, data any) error {
+	return rr.tmpl.ExecuteTemplate(buf, name, data)
 }
 
 // exec renders a sub-template of the running set. A Loader is loaded first.

@@ -53,7 +53,7 @@ func BenchmarkFragmentHit(b *testing.B) {
 	ctx := trace.NewContext(cache.WithMode(context.Background(), cache.ModeMemory), trace.New())
 	rr := s.newRenderReq(ctx, "list")
 	rr.tmpl = t
-	row := productRow{FragKey: "7:v1", ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: "$493.99", Stock: 3, Version: 1}
+	row := rowOf(models.Product{ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: 49399, Stock: 3, Version: 1})
 	if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func BenchmarkFragmentRender(b *testing.B) {
 	ctx := trace.NewContext(context.Background(), trace.New())
 	rr := s.newRenderReq(ctx, "list")
 	rr.tmpl = t
-	row := productRow{FragKey: "7:v1", ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: "$493.99", Stock: 3, Version: 1}
+	row := rowOf(models.Product{ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: 49399, Stock: 3, Version: 1})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil {

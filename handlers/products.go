@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"html/template"
 	"mime"
 	"net/http"
 	"slices"
@@ -92,20 +93,68 @@ func parsePagination(r *http.Request) (page, perPage int, err error) {
 	return page, perPage, nil
 }
 
-// productRow is a product with its display values formatted once, so the
-// template does no function calls per row.
+// productRow is a list row with its display values formatted and escaped
+// once, in Go: the row template then has one action instead of eight, and
+// html/template's per-action escaper calls (reflection) were most of an
+// uncached list page's cost.
 type productRow struct {
-	FragKey  string // id and version: an edit makes a new key
-	ID       int64
-	Name     string
-	Category string
-	Price    string
-	Stock    int64
-	Version  int64
+	FragKey string // id, version and markup version: an edit makes a new key
+	ID      int64
+	Name    string
+	Version int64
+	Cells   template.HTML
 }
 
+// rowMarkup versions the markup built by rowOf; it is part of the row
+// fragment's key, as the template digest is for template markup.
+const rowMarkup = "r1"
+
+// CacheKey implements Keyed for fragmentEach.
+func (r productRow) CacheKey() string { return r.FragKey }
+
 func rowOf(p models.Product) productRow {
-	return productRow{FragKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10), ID: p.ID, Name: p.Name, Category: p.Category, Price: models.FormatMoney(p.Price), Stock: p.Stock, Version: p.Version}
+	id := strconv.FormatInt(p.ID, 10)
+	b := make([]byte, 0, 256)
+	b = append(b, `<td class="num">`...)
+	b = append(b, id...)
+	b = append(b, `</td><td><a href="/products/`...)
+	b = append(b, id...)
+	b = append(b, `">`...)
+	b = appendEscaped(b, p.Name)
+	b = append(b, `</a></td><td>`...)
+	b = appendEscaped(b, p.Category)
+	b = append(b, `</td><td class="num">`...)
+	b = append(b, models.FormatMoney(p.Price)...)
+	b = append(b, `</td><td class="num">`...)
+	b = strconv.AppendInt(b, p.Stock, 10)
+	b = append(b, `</td><td class="num">`...)
+	b = strconv.AppendInt(b, p.Version, 10)
+	b = append(b, `</td>`...)
+	return productRow{FragKey: id + ":v" + strconv.FormatInt(p.Version, 10) + ":" + rowMarkup,
+		ID: p.ID, Name: p.Name, Version: p.Version, Cells: template.HTML(b)}
+}
+
+// appendEscaped appends s escaped for HTML text and attribute values.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '<':
+			b = append(b, "&lt;"...)
+		case '>':
+			b = append(b, "&gt;"...)
+		case '&':
+			b = append(b, "&amp;"...)
+		case '"':
+			b = append(b, "&#34;"...)
+		case '\'':
+			b = append(b, "&#39;"...)
+		case 0:
+			b = append(b, "\uFFFD"...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 type listData struct {
@@ -177,7 +226,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 			if page < last {
 				d.NextURL = listURL(page+1, perPage)
 			}
-			ld := s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", tableLoader{d})
+			ld := s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", d)
 			ld.Req = rr
 			return s.renderEntry(ctx, "list", ld)
 		},
@@ -212,20 +261,6 @@ func pageLinks(page, last, perPage int) []pageLink {
 		prev = n
 	}
 	return out
-}
-
-// tableLoader prefetches every row fragment of the table in one round
-// trip, and only when the table fragment itself missed.
-type tableLoader struct{ listData }
-
-// Load implements Loader.
-func (t tableLoader) Load(context.Context) (any, error) {
-	keys := make([]string, len(t.Products))
-	for i, p := range t.Products {
-		keys[i] = p.FragKey
-	}
-	t.Req.Prefetch("product-row", keys)
-	return t.listData, nil
 }
 
 type detailData struct {

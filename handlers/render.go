@@ -237,7 +237,8 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return "/products?" + v.Encode()
 		},
-		"fragment": fragment,
-		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"fragment":     fragment,
+		"fragmentEach": fragmentEach,
+		"date":         func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 	}
 }
