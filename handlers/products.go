@@ -101,6 +101,7 @@ type productRow struct {
 	FragKey string // id, version and markup version: an edit makes a new key
 	ID      int64
 	Name    string
+	Price   string
 	Version int64
 	Cells   template.HTML
 }
@@ -124,14 +125,15 @@ func rowOf(p models.Product) productRow {
 	b = append(b, `</a></td><td>`...)
 	b = appendEscaped(b, p.Category)
 	b = append(b, `</td><td class="num">`...)
-	b = append(b, models.FormatMoney(p.Price)...)
+	price := models.FormatMoney(p.Price)
+	b = append(b, price...)
 	b = append(b, `</td><td class="num">`...)
 	b = strconv.AppendInt(b, p.Stock, 10)
 	b = append(b, `</td><td class="num">`...)
 	b = strconv.AppendInt(b, p.Version, 10)
 	b = append(b, `</td>`...)
 	return productRow{FragKey: id + ":v" + strconv.FormatInt(p.Version, 10) + ":" + rowMarkup,
-		ID: p.ID, Name: p.Name, Version: p.Version, Cells: template.HTML(b)}
+		ID: p.ID, Name: p.Name, Price: price, Version: p.Version, Cells: template.HTML(b)}
 }
 
 // appendEscaped appends s escaped for HTML text and attribute values.
