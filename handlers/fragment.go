@@ -86,7 +86,7 @@ func (rr *RenderReq) flush() {
 	defer rr.mu.Unlock()
 	tr := trace.From(rr.ctx)
 	for _, b := range rr.bypass {
-		tr.Cache(trace.Lookup{Layer: "frag", Backend: "none", Key: b.name + " ×" + strconv.Itoa(b.n), Outcome: trace.Bypass, Dur: b.dur})
+		tr.Cache(trace.Lookup{Layer: "frag", Backend: "none", Key: b.name + " x" + strconv.Itoa(b.n), Outcome: trace.Bypass, Dur: b.dur})
 	}
 	rr.bypass = nil
 }

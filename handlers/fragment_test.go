@@ -268,13 +268,14 @@ func TestCacheKeyExplainer(t *testing.T) {
 	if key == "" {
 		t.Fatal("no page lookup in Server-Timing")
 	}
-	if !strings.Contains(r.Body, "why MISS") || !strings.Contains(r.Body, "generations") {
-		t.Error("trace panel lacks the key explanation")
+	if !strings.Contains(r.Body, `data-server-timing="cache;desc=&#34;memory miss page:detail:`) {
+		t.Error("trace panel lacks this response's Server-Timing for the browser to draw")
 	}
 	res := a.get("/api/cache-key?key=" + url.QueryEscape(key))
 	var rep struct {
-		Parts []struct{ Name, Value string }
-		In    map[string]map[string]any
+		Parts    []struct{ Name, Value string }
+		In       map[string]map[string]any
+		Outcomes map[string]string
 	}
 	if err := json.Unmarshal([]byte(res.Body), &rep); err != nil {
 		t.Fatalf("%v: %s", err, res.Body)
@@ -285,6 +286,9 @@ func TestCacheKeyExplainer(t *testing.T) {
 	}
 	if got, want := strings.Join(names, ","), "kind,page,digest,request,generations"; got != want {
 		t.Errorf("parts: got %s, want %s", got, want)
+	}
+	if !strings.Contains(rep.Outcomes["MISS"], "older generations") {
+		t.Errorf("outcome reasons: got %v", rep.Outcomes)
 	}
 	if rep.In["memory"]["present"] != true {
 		t.Errorf("memory presence: got %v, want true", rep.In["memory"])

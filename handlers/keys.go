@@ -14,6 +14,8 @@ type keyReport struct {
 	Key   string         `json:"key"`
 	Parts []KeyPart      `json:"parts"`
 	In    map[string]any `json:"in"`
+	// Outcomes says what each lookup outcome means, for the trace panel.
+	Outcomes map[string]string `json:"outcomes"`
 }
 
 // serveCacheKey explains one cache key for the trace panel's key explainer.
@@ -26,7 +28,10 @@ func (s *Server) serveCacheKey(w http.ResponseWriter, r *http.Request) error {
 	if key == "" || len(key) > 512 || !utf8.ValidString(key) {
 		return errBadRequest("key must be a cache key from a trace (1 to 512 characters of text).")
 	}
-	rep := keyReport{Key: key, Parts: explainKey(key), In: map[string]any{}}
+	rep := keyReport{Key: key, Parts: explainKey(key), In: map[string]any{}, Outcomes: map[string]string{}}
+	for _, o := range []string{"HIT", "MISS", "BYPASS", "ERROR"} {
+		rep.Outcomes[o] = outcomeReason(o)
+	}
 	key, _, _ = strings.Cut(key, " @") // generations are not part of the storage key
 	if ttl, ok := s.memory.TTL(key); ok {
 		rep.In["memory"] = map[string]any{"present": true, "ttl_remaining_s": int(ttl / time.Second)}

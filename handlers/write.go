@@ -44,12 +44,15 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) 
 		return
 	}
 	var slot []byte
+	var st string
 	if e.Slot >= 0 {
-		slot = s.slotHTML(w, r, sv)
+		slot, st = s.slotHTML(w, r, sv)
+	} else {
+		st = trace.From(r.Context()).Snapshot().ServerTiming()
 	}
 	h["Content-Type"] = contentTypeHeader(e.ContentType)
 	h.Set("Content-Length", strconv.Itoa(len(e.Body)+len(slot)))
-	h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
+	h["Server-Timing"] = []string{st}
 	w.WriteHeader(e.Status)
 	if r.Method == http.MethodHead {
 		return
@@ -111,10 +114,10 @@ func etagMatch(header, etag string) bool {
 
 // slotHTML is the per-request part of a page: how this response was served,
 // with real timings, the trace, one-time messages and cache notices.
-func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) []byte {
+func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([]byte, string) {
 	snap := trace.From(r.Context()).Snapshot()
 	e := sv.entry
-	b := make([]byte, 0, 1024)
+	b := make([]byte, 0, 2048)
 	if f, ok := s.takeFlash(w, r); ok {
 		b = append(b, `<div class="flash" role="status"><p><strong>`...)
 		b = append(b, html.EscapeString(f.Message)...)
@@ -145,7 +148,7 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) []
 	b = append(b, `">`...)
 	b = append(b, sv.outcome...)
 	b = append(b, `</span> `...)
-	backend := html.EscapeString(sv.backend)
+	backend := appendEscaped(nil, sv.backend)
 	switch sv.outcome {
 	case trace.Hit:
 		b = append(b, `Served from the <strong>`...)
@@ -194,8 +197,8 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) []
 		b = append(b, `.`...)
 	}
 	b = append(b, `</section>`...)
-	b = s.appendTrace(b, snap)
-	return b
+	st := snap.ServerTiming()
+	return appendTraceST(b, snap, st), st
 }
 
 func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
@@ -215,64 +218,25 @@ func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
 	return b
 }
 
-// appendTrace renders the collapsible trace panel: every cache decision the
-// request made, the same entries as its Server-Timing header.
+// appendTrace adds the collapsible trace panel. The server writes only a
+// summary and this response's Server-Timing value; the browser draws the
+// table from it (static/app.js, preferring the PerformanceServerTiming API
+// where the page is a secure context). Per-request work on a hit stays a
+// few hundred bytes, and the learner meets the real browser API.
 func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
-	b = append(b, `<details class="trace"><summary>Trace: `...)
+	return appendTraceST(b, snap, snap.ServerTiming())
+}
+
+func appendTraceST(b []byte, snap trace.Snapshot, st string) []byte {
+	b = append(b, `<details class="trace" data-server-timing="`...)
+	b = appendEscaped(b, st)
+	b = append(b, `"><summary>Trace: `...)
 	b = strconv.AppendInt(b, int64(len(snap.Lookups)), 10)
 	b = append(b, ` cache lookups, `...)
 	b = strconv.AppendInt(b, int64(snap.DBCount), 10)
-	b = append(b, ` database queries (also in the Server-Timing header: DevTools → Network → Timing)</summary>`...)
-	b = append(b, `<div class="table-wrap"><table><thead><tr><th scope="col">Layer</th><th scope="col">Backend</th><th scope="col">Key, explained</th><th scope="col">Outcome</th><th scope="col" class="num">ms</th></tr></thead><tbody>`...)
-	for _, l := range snap.Lookups {
-		b = append(b, `<tr><td>`...)
-		b = append(b, html.EscapeString(l.Layer)...)
-		b = append(b, `</td><td>`...)
-		b = append(b, html.EscapeString(l.Backend)...)
-		b = append(b, `</td><td><code>`...)
-		b = append(b, html.EscapeString(l.Key)...)
-		b = append(b, `</code>`...)
-		if l.Layer == "page" || l.Layer == "frag" {
-			b = append(b, `<ul class="keyparts">`...)
-			for _, p := range explainKey(l.Key) {
-				b = append(b, `<li><b>`...)
-				b = append(b, html.EscapeString(p.Name)...)
-				b = append(b, `</b> <code>`...)
-				b = append(b, html.EscapeString(p.Value)...)
-				b = append(b, `</code>: `...)
-				b = append(b, html.EscapeString(p.Meaning)...)
-				b = append(b, `</li>`...)
-			}
-			if r := outcomeReason(l.Outcome); r != "" {
-				b = append(b, `<li><b>why `...)
-				b = append(b, html.EscapeString(l.Outcome)...)
-				b = append(b, `</b>: `...)
-				b = append(b, html.EscapeString(r)...)
-				b = append(b, `</li>`...)
-			}
-			b = append(b, `</ul>`...)
-		}
-		b = append(b, `</td><td><span class="badge badge-`...)
-		b = append(b, html.EscapeString(strings.ToLower(l.Outcome))...)
-		b = append(b, `">`...)
-		b = append(b, html.EscapeString(l.Outcome)...)
-		b = append(b, `</span></td><td class="num">`...)
-		b = trace.AppendMillis(b, l.Dur)
-		b = append(b, `</td></tr>`...)
-	}
-	b = append(b, `<tr><td>db</td><td>sqlite</td><td>`...)
-	b = strconv.AppendInt(b, int64(snap.DBCount), 10)
-	b = append(b, ` queries</td><td></td><td class="num">`...)
-	b = trace.AppendMillis(b, snap.DB)
-	b = append(b, `</td></tr>`...)
-	if snap.Simulated > 0 {
-		b = append(b, `<tr><td>sim</td><td>simulated latency (SLOW_QUERY_MS)</td><td></td><td></td><td class="num">`...)
-		b = trace.AppendMillis(b, snap.Simulated)
-		b = append(b, `</td></tr>`...)
-	}
-	b = append(b, `<tr><td>render</td><td>html/template</td><td></td><td></td><td class="num">`...)
-	b = trace.AppendMillis(b, snap.Render)
-	b = append(b, `</td></tr></tbody></table></div><p class="muted">Look up any key's parts and whether it is cached now: <code>/api/cache-key?key=…</code></p></details>`...)
+	b = append(b, ` database queries, `...)
+	b = trace.AppendMillis(b, snap.Total)
+	b = append(b, ` ms in all</summary><p class="trace-note muted">Drawn by your browser from this response's <code>Server-Timing</code> header (DevTools → Network → Timing shows the same). Use <em>explain</em> on a key to see its parts and whether it is cached now.</p></details>`...)
 	return b
 }
 
