@@ -403,7 +403,7 @@ func (s *Server) loadCatalogueStats(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := catalogueStats{ComputedAt: time.Now().UTC().Format("15:04:05 UTC"), TTL: fragmentTTLs["category-stats"].String()}
+	out := catalogueStats{ComputedAt: time.Now().UTC().Format("15:04:05 UTC"), TTL: humanDuration(fragmentTTLs["category-stats"])}
 	for _, r := range rows {
 		out.Total += r.Count
 		out.Rows = append(out.Rows, catalogueRow{Category: r.Category, Count: r.Count,
@@ -575,7 +575,7 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return nil, err
 			}
-			d := homeData{Categories: cats, TTL: s.cfg.TTL.String(), SlowMS: s.cfg.SlowQuery.Milliseconds()}
+			d := homeData{Categories: cats, TTL: humanDuration(s.cfg.TTL), SlowMS: s.cfg.SlowQuery.Milliseconds()}
 			for _, c := range cats {
 				d.Total += c.Count
 			}

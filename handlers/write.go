@@ -192,7 +192,7 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 		}
 		if sv.stored {
 			b = append(b, `, then stored for `...)
-			b = append(b, sv.ttl.String()...)
+			b = append(b, humanDuration(sv.ttl)...)
 		}
 		b = append(b, `.`...)
 	}
@@ -238,6 +238,19 @@ func appendTraceST(b []byte, snap trace.Snapshot, st string) []byte {
 	b = trace.AppendMillis(b, snap.Total)
 	b = append(b, ` ms in all</summary><p class="trace-note muted">Drawn by your browser from this response's <code>Server-Timing</code> header (DevTools → Network → Timing shows the same). Use <em>explain</em> on a key to see its parts and whether it is cached now.</p></details>`...)
 	return b
+}
+
+// humanDuration writes a TTL the way people say it: "5 min", "90 s".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + " h"
+	case d >= time.Minute && d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + " min"
+	case d >= time.Second && d%time.Second == 0:
+		return strconv.Itoa(int(d/time.Second)) + " s"
+	}
+	return d.String()
 }
 
 func ago(d time.Duration) string {
