@@ -51,6 +51,8 @@ func (s *Server) withMode(next http.Handler) http.Handler {
 				http.SetCookie(w, &http.Cookie{Name: modeCookie, Value: m.String(), Path: "/",
 					MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			}
+		} else if !hasCookie(r, modeCookie) {
+			// No cookie to read.
 		} else if c, err := r.Cookie(modeCookie); err == nil {
 			if m, err := cache.ParseMode(c.Value, s.cfg.DefaultMode); err == nil {
 				mode = m

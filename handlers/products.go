@@ -59,18 +59,13 @@ func parsePositive(r *http.Request, name string, def, min, max int) (int, error)
 	if v == "" && !hasParam(r, name) {
 		return def, nil
 	}
-	bad := errBadRequest(fmt.Sprintf("%s must be a whole number from %d to %d (got %q).", name, min, max, clip(v, 24)))
-	if v == "" || len(v) > 9 {
-		return 0, bad
+	n, ok := 0, v != "" && len(v) <= 9
+	for i := 0; ok && i < len(v); i++ {
+		ok = v[i] >= '0' && v[i] <= '9'
+		n = n*10 + int(v[i]-'0')
 	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return 0, bad
-		}
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min || n > max {
-		return 0, bad
+	if !ok || n < min || n > max {
+		return 0, errBadRequest(fmt.Sprintf("%s must be a whole number from %d to %d (got %q).", name, min, max, clip(v, 24)))
 	}
 	return n, nil
 }
