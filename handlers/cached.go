@@ -65,6 +65,14 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 	if sv.ttl <= 0 {
 		sv.ttl = s.cfg.TTL
 	}
+	if mode != cache.ModeNone && s.cfg.NoPageCache {
+		// Fragments only: the page is rebuilt every time from cached parts.
+		sv.outcome, sv.backend = trace.Miss, "none"
+		tr.Cache(trace.Lookup{Layer: "page", Backend: mode.String(), Key: spec.Page + ":" + spec.Key + " (page cache off)", Outcome: trace.Bypass})
+		e, err := s.build(ctx, spec)
+		sv.entry = e
+		return sv, err
+	}
 	if mode == cache.ModeNone {
 		sv.outcome, sv.backend = trace.Bypass, "none"
 		tr.Cache(trace.Lookup{Layer: "page", Backend: "none", Key: spec.Page + ":" + spec.Key, Outcome: trace.Bypass})

@@ -55,6 +55,9 @@ type ServerConfig struct {
 	AdminToken        string
 	EditRequiresAdmin bool
 	Pprof             bool
+	// NoPageCache skips the whole-page cache but keeps fragment caching,
+	// so a benchmark can measure a page miss with hot fragments.
+	NoPageCache bool
 }
 
 // Server serves the workshop.
