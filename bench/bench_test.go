@@ -150,3 +150,105 @@ func TestFmtRate(t *testing.T) {
 		}
 	}
 }
+
+func TestServerTimingEntries(t *testing.T) {
+	h := `cache;desc="memory bypass page:list:p=1, pp=20 (page cache off)";dur=0.00, frag;desc="memory hit frag:site-nav:ab12:all";dur=0.01,db;desc="1 query";dur=0.30, total;dur=1.20`
+	got := serverTimingEntries(h)
+	want := []stEntry{
+		{"cache", "memory bypass page:list:p=1, pp=20 (page cache off)"},
+		{"frag", "memory hit frag:site-nav:ab12:all"},
+		{"db", "1 query"},
+		{"total", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("entries: got %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("entry %d: got %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// fragHandler answers like a page served by the fragments-hot server, with
+// the given fragment lookups in its Server-Timing.
+func fragHandler(xcache string, pageOff bool, frags ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st := `cache;desc="memory hit page:list:p=1";dur=0.01, `
+		if pageOff {
+			st = `cache;desc="memory bypass list:p=1 (page cache off)";dur=0.00, `
+		}
+		for _, f := range frags {
+			st += `frag;desc="` + f + `";dur=0.01, `
+		}
+		w.Header().Set("Server-Timing", st+`db;desc="0 queries";dur=0.00, render;dur=0.20, total;dur=0.40`)
+		w.Header().Set("X-Cache", xcache)
+		w.Header().Set("X-Cache-Mode", "memory")
+		_, _ = w.Write([]byte("<html></html>"))
+	}
+}
+
+// TestCheckFragments: a fragments-hot row passes only when every sampled
+// response is a page MISS with the page cache off and fragment lookups
+// that all hit.
+func TestCheckFragments(t *testing.T) {
+	nav, table := "memory hit frag:site-nav:ab12:all", "memory hit frag:product-table:cd34:p=1"
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+		want string // "" = no problem
+	}{
+		{"all hits", fragHandler("MISS", true, nav, table, nav), ""},
+		{"a fragment misses", fragHandler("MISS", true, nav, "memory miss frag:product-table:cd34:p=1"), "FRAGMENTS NOT HITTING: 1 of 2"},
+		{"no fragments", fragHandler("MISS", true), "FRAGMENTS NOT HITTING: Server-Timing lists no fragment lookup"},
+		{"page cache on", fragHandler("HIT", false, nav), `X-Cache "HIT"`},
+		{"hits in another mode", fragHandler("MISS", true, "redis hit frag:site-nav:ab12:all"), "FRAGMENTS NOT HITTING"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewServer(tc.h)
+			t.Cleanup(ts.Close)
+			r := &row{name: "test", mode: fragMode, fragHot: true,
+				t: target{addr: strings.TrimPrefix(ts.URL, "http://"), path: "/x", cookie: "cache_mode=memory",
+					wantXCache: "MISS", wantMode: "memory"}}
+			if err := checkFragments(context.Background(), r, "after the load"); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(r.problems, "; ")
+			switch {
+			case tc.want == "" && got != "":
+				t.Errorf("problems: got %q, want none", got)
+			case tc.want != "" && !strings.Contains(got, tc.want):
+				t.Errorf("problems: got %q, want one containing %q", got, tc.want)
+			}
+			if tc.want == "" {
+				if want := "3 fragment hits each (site-nav ×2, product-table)"; !strings.Contains(r.fragNote, want) {
+					t.Errorf("note: got %q, want one containing %q", r.fragNote, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckNoFrags: an n/a "no fragments" row fails when the response does
+// list fragment lookups.
+func TestCheckNoFrags(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frags []string
+		fail  bool
+	}{{"no fragments", nil, false}, {"fragments", []string{"memory hit frag:x:1:2"}, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewServer(fragHandler("MISS", true, tc.frags...))
+			t.Cleanup(ts.Close)
+			r := &row{name: "test", mode: fragMode, noFrags: true, na: "no fragments in JSON",
+				t: target{addr: strings.TrimPrefix(ts.URL, "http://"), path: "/x", wantMode: "memory"}}
+			if err := checkNoFrags(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(r.problems) > 0; got != tc.fail {
+				t.Errorf("failed: got %v, want %v (%q)", got, tc.fail, r.problems)
+			}
+		})
+	}
+}

@@ -6,7 +6,9 @@
 // binary to time start-up and read its resident memory.
 //
 // Every row is checked before it counts: a "hit" row whose responses do
-// not all say X-Cache: HIT fails the run.
+// not all say X-Cache: HIT fails the run, and so does a "fragments hot"
+// row (a page rebuilt from cached fragments by a server whose page cache
+// is off) whose sampled responses list a fragment lookup that missed.
 package main
 
 import (
@@ -176,6 +178,11 @@ func bench(ctx context.Context, o options, p *progress) error {
 		return err
 	}
 	defer slowApp.close()
+	fragApp, err := serve(w.fragSrv, &w.logs)
+	if err != nil {
+		return err
+	}
+	defer fragApp.close()
 
 	// The raw handlers serve exactly the bytes of the list page as a
 	// memory hit sends them (a miss is larger: its trace panel lists every
@@ -231,7 +238,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 		}
 	}
 
-	rows := plan(app.addr, slowApp.addr, raw.addr, rawGet.addr, rs.label)
+	rows := plan(app.addr, slowApp.addr, fragApp.addr, raw.addr, rawGet.addr, rs.label)
 	ctr := counters{redisRT: &w.redisRT, dbQueries: &w.dbQueries}
 	// Check every row once before any load: a hit row's first request
 	// may fill the cache, and a missing route makes its rows n/a.
@@ -255,6 +262,16 @@ func bench(ctx context.Context, o options, p *progress) error {
 				r.problems = append(r.problems, fmt.Sprintf("probe got status %d: %s", pr.status, clip(string(pr.body), 200)))
 			}
 			r.probe = pr
+		}
+		if r.na == "" && r.fragHot {
+			if err := checkFragments(ctx, r, "before the load"); err != nil {
+				return err
+			}
+		}
+		if r.noFrags {
+			if err := checkNoFrags(ctx, r); err != nil {
+				return err
+			}
 		}
 		if r.na == "" {
 			live = append(live, r)
@@ -287,6 +304,15 @@ func bench(ctx context.Context, o options, p *progress) error {
 		}
 	}
 	p.endLive()
+	// The load checks X-Cache on every response; whether the fragments
+	// behind a fragments-hot page still hit is read from a sample.
+	for _, r := range live {
+		if r.fragHot && len(r.problems) == 0 {
+			if err := checkFragments(ctx, r, "after the load"); err != nil {
+				return err
+			}
+		}
+	}
 	for _, r := range live {
 		r.verify()
 		res := r.res

@@ -32,13 +32,22 @@ type row struct {
 	// vsRawGet: also report the ratio to the raw handler doing one
 	// go-redis GET (the Redis-hit target is relative to it).
 	vsRawGet bool
+	// fragHot rows are served by the server whose page cache is off: every
+	// response must be a page MISS rebuilt from fragments that all hit,
+	// which a sample read with net/http checks before and after the load.
+	fragHot bool
+	// noFrags: the row is n/a because the response has no fragments; one
+	// request to the fragments-hot server checks that claim.
+	noFrags bool
 
+	// fragNote summarises the fragments-hot sample for the table.
+	fragNote string
 	probe    *probeResult
 	res      *loadResult
 	problems []string
 }
 
-func plan(app, slowApp, raw, rawGet, redisLabel string) []*row {
+func plan(app, slowApp, fragApp, raw, rawGet, redisLabel string) []*row {
 	rows := []*row{
 		{id: "raw", group: "raw", name: "raw net/http handler, fixed bytes", mode: "—",
 			t: target{addr: raw, path: "/"}},
@@ -63,11 +72,19 @@ func plan(app, slowApp, raw, rawGet, redisLabel string) []*row {
 		r := mk("redis", redisLabel+" hit", app, "redis", "HIT", true)
 		r.vsRawGet = true
 		rows = append(rows, r)
-		rows = append(rows, &row{id: pg.group + "/fragments", group: pg.group, name: pg.name, mode: "fragments hot",
-			na: "the server has no switch yet to serve a page miss with hot fragments"})
+		f := mk("fragments", fragMode, fragApp, "memory", "MISS", false)
+		if pg.group == "api" {
+			f.checkProbe, f.noFrags, f.na = false, true, "no fragments in JSON"
+		} else {
+			f.fragHot = true
+		}
+		rows = append(rows, f)
 	}
 	return rows
 }
+
+// fragMode is the mode column of the fragments-hot rows.
+const fragMode = "fragments hot (memory, page cache off)"
 
 // warmAndCheck fetches the row's URL with net/http until it is served the
 // way the row claims (a hit row may need one miss first to fill the
@@ -169,4 +186,170 @@ func (r *row) problemSuffix() string {
 		return ""
 	}
 	return "  ✗ " + strings.Join(r.problems, "; ")
+}
+
+// stEntry is one Server-Timing entry: its name and its desc parameter.
+type stEntry struct{ name, desc string }
+
+// serverTimingEntries splits a Server-Timing header into its entries. A
+// comma inside a quoted desc does not end an entry.
+func serverTimingEntries(header string) []stEntry {
+	var out []stEntry
+	for header != "" {
+		i, quoted := 0, false
+		for ; i < len(header); i++ {
+			if c := header[i]; c == '"' {
+				quoted = !quoted
+			} else if c == ',' && !quoted {
+				break
+			}
+		}
+		part := strings.TrimSpace(header[:i])
+		header = header[min(i+1, len(header)):]
+		if part == "" {
+			continue
+		}
+		name, params, _ := strings.Cut(part, ";")
+		e := stEntry{name: strings.TrimSpace(name)}
+		if _, rest, ok := strings.Cut(params, `desc="`); ok {
+			e.desc, _, _ = strings.Cut(rest, `"`)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// fragSeen is what one response's Server-Timing says about its fragments.
+type fragSeen struct {
+	pageOff bool // the page cache was bypassed because it is switched off
+	lookups int
+	hits    int
+	other   []string // descs of fragment lookups that did not hit
+	names   []string // fragment names, in order, one per lookup
+}
+
+// readFragments reads a response's page and fragment lookups in mode.
+func readFragments(header, mode string) fragSeen {
+	var f fragSeen
+	for _, e := range serverTimingEntries(header) {
+		switch e.name {
+		case "cache":
+			if strings.HasPrefix(e.desc, mode+" bypass ") && strings.HasSuffix(e.desc, "(page cache off)") {
+				f.pageOff = true
+			}
+		case "frag":
+			f.lookups++
+			rest, hit := strings.CutPrefix(e.desc, mode+" hit ")
+			if !hit {
+				f.other = append(f.other, e.desc)
+				continue
+			}
+			f.hits++
+			// The key is frag:<name>:<template digest>:<caller's key>.
+			name := strings.TrimPrefix(rest, "frag:")
+			name, _, _ = strings.Cut(name, ":")
+			f.names = append(f.names, name)
+		}
+	}
+	return f
+}
+
+// fragProblems lists the claims of a fragments-hot row that one response
+// does not hold.
+func fragProblems(pr *probeResult, mode string) []string {
+	if pr.status != http.StatusOK {
+		return []string{fmt.Sprintf("status %d: %s", pr.status, clip(string(pr.body), 200))}
+	}
+	var out []string
+	if got := pr.header.Get("X-Cache"); got != "MISS" {
+		out = append(out, fmt.Sprintf("X-Cache %q, want \"MISS\" (the page cache is off)", got))
+	}
+	if got := pr.header.Get("X-Cache-Mode"); got != mode {
+		out = append(out, fmt.Sprintf("X-Cache-Mode %q, want %q", got, mode))
+	}
+	st := pr.header.Get("Server-Timing")
+	f := readFragments(st, mode)
+	switch {
+	case !f.pageOff:
+		out = append(out, fmt.Sprintf("no cache;desc=\"%s bypass ... (page cache off)\" entry in Server-Timing %q", mode, clip(st, 300)))
+	case f.lookups == 0:
+		out = append(out, "FRAGMENTS NOT HITTING: Server-Timing lists no fragment lookup")
+	case len(f.other) > 0:
+		out = append(out, fmt.Sprintf("FRAGMENTS NOT HITTING: %d of %d fragment lookups were not %s hits (first: %q)",
+			len(f.other), f.lookups, mode, f.other[0]))
+	}
+	return out
+}
+
+// fragSamples is how many consecutive responses a fragments-hot check
+// reads after its warm-up requests.
+const fragSamples = 5
+
+// checkFragments fetches a fragments-hot row's page with net/http: two
+// unchecked requests first (so a fragment whose TTL ran out, such as the
+// one-minute catalogue summary, is filled again, as the first request
+// after any expiry does), then fragSamples responses that must each be a
+// 200 page MISS in the row's mode, with the page cache bypassed and at
+// least one fragment lookup, every one a hit. Failed claims go to
+// r.problems prefixed with when; the last response is summarised in
+// r.fragNote.
+func checkFragments(ctx context.Context, r *row, when string) error {
+	for range 2 {
+		if _, err := probe(ctx, r.t.addr, r.t.path, r.t.cookie); err != nil {
+			return fmt.Errorf("%s · %s: %w", r.name, r.mode, err)
+		}
+	}
+	var last fragSeen
+	for i := range fragSamples {
+		pr, err := probe(ctx, r.t.addr, r.t.path, r.t.cookie)
+		if err != nil {
+			return fmt.Errorf("%s · %s: %w", r.name, r.mode, err)
+		}
+		if ps := fragProblems(pr, r.t.wantMode); len(ps) > 0 {
+			r.problems = append(r.problems, fmt.Sprintf("%s, sampled response %d of %d: %s", when, i+1, fragSamples, strings.Join(ps, "; ")))
+			r.fragNote = "fragments NOT all hitting in the sample " + when
+			return nil
+		}
+		last = readFragments(pr.header.Get("Server-Timing"), r.t.wantMode)
+	}
+	r.fragNote = fmt.Sprintf("%d sampled %s: %d fragment hits each (%s)", fragSamples, when, last.hits, countNames(last.names))
+	return nil
+}
+
+// countNames lists names in order of first appearance, with a count when
+// one repeats: "product-row ×20, site-nav".
+func countNames(names []string) string {
+	n := map[string]int{}
+	var order []string
+	for _, s := range names {
+		if n[s] == 0 {
+			order = append(order, s)
+		}
+		n[s]++
+	}
+	parts := make([]string, len(order))
+	for i, s := range order {
+		parts[i] = s
+		if n[s] > 1 {
+			parts[i] = fmt.Sprintf("%s ×%d", s, n[s])
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkNoFrags backs an n/a row's claim that its response has no
+// fragments: one request to the fragments-hot server must list no
+// fragment lookup.
+func checkNoFrags(ctx context.Context, r *row) error {
+	pr, err := probe(ctx, r.t.addr, r.t.path, r.t.cookie)
+	if err != nil {
+		return fmt.Errorf("%s · %s: %w", r.name, r.mode, err)
+	}
+	if pr.status != http.StatusOK {
+		return nil // a missing route is reported by the row's other modes
+	}
+	if f := readFragments(pr.header.Get("Server-Timing"), r.t.wantMode); f.lookups > 0 {
+		r.problems = append(r.problems, fmt.Sprintf("marked n/a (%s) but its Server-Timing lists %d fragment lookups: measure it", r.na, f.lookups))
+	}
+	return nil
 }

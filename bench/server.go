@@ -82,12 +82,16 @@ func (s *served) close() {
 // workshop is the server under test, built in-process exactly as main.go
 // builds it, plus the instruments the table needs.
 type workshop struct {
-	store     *models.Store
-	rdb       *redis.Client
-	memory    *cache.Memory
-	redis     *cache.Redis
-	srv       *handlers.Server
-	slowSrv   *handlers.Server // SLOW_QUERY_MS=300, for the one row that shows it
+	store   *models.Store
+	rdb     *redis.Client
+	memory  *cache.Memory
+	redis   *cache.Redis
+	srv     *handlers.Server
+	slowSrv *handlers.Server // SLOW_QUERY_MS=300, for the one row that shows it
+	// fragSrv has the page cache switched off (NoPageCache), so every page
+	// is rebuilt from cached fragments: the fragments-hot rows. It has its
+	// own memory cache and its own Redis key prefix.
+	fragSrv   *handlers.Server
 	seedDur   time.Duration
 	seeded    int
 	total     int64
@@ -96,6 +100,10 @@ type workshop struct {
 	logs      syncBuffer
 	cancel    context.CancelFunc
 }
+
+// fragPrefix namespaces the fragments-hot server's Redis keys, so it
+// shares no cache entry with the other servers.
+const fragPrefix = "cwf:"
 
 func newWorkshop(ctx context.Context, dbPath string, rs *redisServer) (*workshop, error) {
 	w := &workshop{}
@@ -137,6 +145,13 @@ func newWorkshop(ctx context.Context, dbPath string, rs *redisServer) (*workshop
 	slow.SlowQuery = 300 * time.Millisecond
 	slow.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20, DefaultTTL: 5 * time.Minute})
 	if w.slowSrv, err = handlers.NewServer(slow); err != nil {
+		return nil, err
+	}
+	frag := cfg
+	frag.NoPageCache = true
+	frag.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20, DefaultTTL: 5 * time.Minute})
+	frag.Redis = cache.NewRedis(cache.RedisConfig{Client: w.rdb, Prefix: fragPrefix, DefaultTTL: 5 * time.Minute, Label: rs.label})
+	if w.fragSrv, err = handlers.NewServer(frag); err != nil {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(ctx)
