@@ -480,8 +480,8 @@ func (tb *tab) waitChart(what string, min int, timeout time.Duration) int {
 }
 
 // mainButtons is the selector of the page's own enabled buttons (not the
-// header's).
-const mainButtons = `main button:not([disabled])`
+// header's, nor the trace panel's "explain" buttons).
+const mainButtons = `main button:not([disabled]):not(.explain)`
 
 // ensureChart makes a demo page draw its chart: it waits for one drawn on
 // load, and failing that clicks the page's first button, as the "Try this"

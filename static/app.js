@@ -140,7 +140,7 @@
   }
 
   function init() {
-    Array.prototype.forEach.call(document.querySelectorAll("details.trace"), drawTrace);
+    Array.prototype.forEach.call(document.querySelectorAll("details.trace[data-server-timing]"), drawTrace);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
