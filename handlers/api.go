@@ -166,41 +166,24 @@ func (s *Server) serveAPIProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cat, err := s.categoryOf(r.Context(), id)
+	// The same generations as the detail page: the price rank in the
+	// body changes when any product of the category is edited.
+	spec, err := s.productSpec(r.Context(), "api-product", id, func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
+		e, err := jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
+			CreatedAt: p.CreatedAt.UTC(), BuiltAt: time.Now().UTC(),
+			InCategory: apiPriceStats{Category: p.Category, Rank: st.Rank, Of: st.CategoryCount,
+				AvgCents: st.AvgCents, MinCents: st.MinCents, MaxCents: st.MaxCents}})
+		if err != nil {
+			return nil, err
+		}
+		e.ETag = productETag(p, cache.ModeFrom(ctx), apiETagDigest)
+		e.LastModified = p.UpdatedAt
+		return e, nil
+	})
 	if err != nil {
 		return err
 	}
-	// The same generations as the detail page: the price rank in the
-	// body changes when any product of the category is edited.
-	sv, err := s.fetch(r.Context(), pageSpec{
-		Page: "api-product",
-		Key:  "id=" + strconv.FormatInt(id, 10),
-		Gens: []string{genProduct(id), genCategory(cat)},
-		Build: func(ctx context.Context) (*Entry, error) {
-			p, err := s.store.Get(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			s.categories.Store(id, p.Category)
-			st, err := s.store.PriceStats(ctx, p)
-			if err != nil {
-				return nil, err
-			}
-			if err := s.simulateLatency(ctx); err != nil {
-				return nil, err
-			}
-			e, err := jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
-				CreatedAt: p.CreatedAt.UTC(), BuiltAt: time.Now().UTC(),
-				InCategory: apiPriceStats{Category: p.Category, Rank: st.Rank, Of: st.CategoryCount,
-					AvgCents: st.AvgCents, MinCents: st.MinCents, MaxCents: st.MaxCents}})
-			if err != nil {
-				return nil, err
-			}
-			e.ETag = productETag(p, cache.ModeFrom(ctx), apiETagDigest)
-			e.LastModified = p.UpdatedAt
-			return e, nil
-		},
-	})
+	sv, err := s.fetch(r.Context(), spec)
 	if err != nil {
 		return err
 	}

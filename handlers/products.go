@@ -282,14 +282,59 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The category's generation joins the key too: an edit to another
-	// product of the same category changes this page's price rank.
-	cat, err := s.categoryOf(r.Context(), id)
+	spec, err := s.productSpec(r.Context(), "detail", id, func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
+		rr := s.newRenderReq(ctx, "detail")
+		d := detailData{Req: rr, CardKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10),
+			Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+			Stats2: LoaderFunc(s.loadCatalogueStats),
+			P:      p, Price: models.FormatMoney(p.Price), Stats: st,
+			Avg: models.FormatMoney(st.AvgCents), Min: models.FormatMoney(st.MinCents), Max: models.FormatMoney(st.MaxCents),
+			SlowQueryMS: s.cfg.SlowQuery.Milliseconds()}
+		if st.AvgCents > 0 {
+			d.AbovePct = int((p.Price - st.AvgCents) * 100 / st.AvgCents)
+		}
+		switch {
+		case d.AbovePct > 0:
+			d.AboveText = strconv.Itoa(d.AbovePct) + "% above"
+		case d.AbovePct < 0:
+			d.AboveText = strconv.Itoa(-d.AbovePct) + "% below"
+		default:
+			d.AboveText = "right at"
+		}
+		ld := s.layout(r, p.Name, "products", d)
+		ld.Req = rr
+		e, err := s.renderEntry(ctx, "detail", ld)
+		if err != nil {
+			return nil, err
+		}
+		e.ETag = productETag(p, cache.ModeFrom(ctx), s.pages.digest("detail"))
+		e.LastModified = p.UpdatedAt
+		return e, nil
+	})
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), pageSpec{
-		Page: "detail",
+	sv, err := s.fetch(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	s.writeEntry(w, r, sv)
+	return nil
+}
+
+// productSpec is the cache spec of a page about one product (the detail
+// page, its JSON): keyed by id, invalidated by the product's generation and
+// its category's (an edit to another product of the category changes the
+// price rank shown). render gets the product and its price statistics,
+// loaded (with the simulated latency) only on a miss.
+func (s *Server) productSpec(ctx context.Context, page string, id int64,
+	render func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error)) (pageSpec, error) {
+	cat, err := s.categoryOf(ctx, id)
+	if err != nil {
+		return pageSpec{}, err
+	}
+	return pageSpec{
+		Page: page,
 		Key:  "id=" + strconv.FormatInt(id, 10),
 		Gens: []string{genProduct(id), genCategory(cat)},
 		Build: func(ctx context.Context) (*Entry, error) {
@@ -305,40 +350,9 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 			if err := s.simulateLatency(ctx); err != nil {
 				return nil, err
 			}
-			rr := s.newRenderReq(ctx, "detail")
-			d := detailData{Req: rr, CardKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10),
-				Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
-				Stats2: LoaderFunc(s.loadCatalogueStats),
-				P:      p, Price: models.FormatMoney(p.Price), Stats: st,
-				Avg: models.FormatMoney(st.AvgCents), Min: models.FormatMoney(st.MinCents), Max: models.FormatMoney(st.MaxCents),
-				SlowQueryMS: s.cfg.SlowQuery.Milliseconds()}
-			if st.AvgCents > 0 {
-				d.AbovePct = int((p.Price - st.AvgCents) * 100 / st.AvgCents)
-			}
-			switch {
-			case d.AbovePct > 0:
-				d.AboveText = strconv.Itoa(d.AbovePct) + "% above"
-			case d.AbovePct < 0:
-				d.AboveText = strconv.Itoa(-d.AbovePct) + "% below"
-			default:
-				d.AboveText = "right at"
-			}
-			ld := s.layout(r, p.Name, "products", d)
-			ld.Req = rr
-			e, err := s.renderEntry(ctx, "detail", ld)
-			if err != nil {
-				return nil, err
-			}
-			e.ETag = productETag(p, cache.ModeFrom(ctx), s.pages.digest("detail"))
-			e.LastModified = p.UpdatedAt
-			return e, nil
+			return render(ctx, p, st)
 		},
-	})
-	if err != nil {
-		return err
-	}
-	s.writeEntry(w, r, sv)
-	return nil
+	}, nil
 }
 
 // categoryOf finds the category of a product for its cache key. Categories
