@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -123,37 +122,20 @@ func (s *Server) serveAPIList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), pageSpec{
-		Page: "api-list",
-		Key:  "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage),
-		Gens: []string{genList},
-		Build: func(ctx context.Context) (*Entry, error) {
-			total, err := s.store.Count(ctx)
-			if err != nil {
-				return nil, err
-			}
-			last := max(int((total+int64(perPage)-1)/int64(perPage)), 1)
-			if page > last {
-				return nil, errBadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, page))
-			}
-			ps, err := s.store.List(ctx, (page-1)*perPage, perPage)
-			if err != nil {
-				return nil, err
-			}
-			out := apiList{Products: make([]apiProduct, len(ps)), Page: page, PerPage: perPage,
-				Total: total, LastPage: last, BuiltAt: time.Now().UTC()}
-			for i, p := range ps {
-				out.Products[i] = apiProductOf(p)
-			}
-			if page > 1 {
-				out.Prev = apiListURL(page-1, perPage)
-			}
-			if page < last {
-				out.Next = apiListURL(page+1, perPage)
-			}
-			return jsonEntry(out)
-		},
-	})
+	sv, err := s.fetch(r.Context(), s.listSpec("api-list", page, perPage, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
+		out := apiList{Products: make([]apiProduct, len(ps)), Page: page, PerPage: perPage,
+			Total: total, LastPage: last, BuiltAt: time.Now().UTC()}
+		for i, p := range ps {
+			out.Products[i] = apiProductOf(p)
+		}
+		if page > 1 {
+			out.Prev = apiListURL(page-1, perPage)
+		}
+		if page < last {
+			out.Next = apiListURL(page+1, perPage)
+		}
+		return jsonEntry(out)
+	}))
 	if err != nil {
 		return err
 	}

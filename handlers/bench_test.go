@@ -1,53 +1,19 @@
 package handlers_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
-	"cacheworkshop/internal/testredis"
-	"cacheworkshop/models"
-	"cacheworkshop/seed"
 )
 
-// newBenchServer builds the server the way newApp does (own SQLite file,
-// own real redis-server, SLOW_QUERY_MS=0), for benchmarks: newApp takes a
-// *testing.T.
+// newBenchServer is newApp's server (own SQLite file, own real
+// redis-server, SLOW_QUERY_MS=0), for benchmarks.
 func newBenchServer(b *testing.B) *handlers.Server {
 	b.Helper()
-	rs := testredis.Start(b)
-	store, err := models.Open(filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = store.Close() })
-	if _, err := seed.Seed(context.Background(), store.DB()); err != nil {
-		b.Fatal(err)
-	}
-	client, err := cache.NewRedisClient(rs.URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = client.Close() })
-	srv, err := handlers.NewServer(handlers.ServerConfig{
-		Store:       store,
-		Memory:      cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20}),
-		Redis:       cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "cw:"}),
-		DefaultMode: cache.ModeMemory, TTL: 5 * time.Minute,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		WeatherLatency: 20 * time.Millisecond, WeatherTTL: time.Minute,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return srv
+	return newApp(b, func(c *handlers.ServerConfig) { c.TTL = 5 * time.Minute }).srv
 }
 
 // benchWriter is a ResponseWriter that counts the body instead of keeping

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,9 +15,7 @@ import (
 
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
-	"cacheworkshop/internal/testredis"
 	"cacheworkshop/models"
-	"cacheworkshop/seed"
 	"cacheworkshop/weather"
 )
 
@@ -33,35 +28,16 @@ type fuzzServer struct {
 
 func newFuzzServer(tb testing.TB) *fuzzServer {
 	tb.Helper()
-	rs := testredis.Start(tb)
-	store, err := models.Open(filepath.Join(tb.TempDir(), "fuzz.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = store.Close() })
-	if _, err := seed.Seed(context.Background(), store.DB()); err != nil {
-		tb.Fatal(err)
-	}
-	client, err := cache.NewRedisClient(rs.URL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = client.Close() })
-	fs := &fuzzServer{store: store}
+	fs := &fuzzServer{}
 	// The weather upstream is this same server over real HTTP, as in a
 	// real run; a recorder has no local address to call back.
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fs.srv.ServeHTTP(w, r) }))
 	tb.Cleanup(up.Close)
-	fs.srv, err = handlers.NewServer(handlers.ServerConfig{
-		Store: store, Memory: cache.NewMemory(cache.MemoryConfig{MaxBytes: 8 << 20}),
-		Redis:       cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "cw:", Guard: cache.NewGuard()}),
-		DefaultMode: cache.ModeMemory, TTL: time.Minute,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-		WeatherLatency: time.Millisecond, WeatherTTL: time.Minute, WeatherUpstreamURL: up.URL,
+	a := newApp(tb, func(c *handlers.ServerConfig) {
+		c.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 8 << 20})
+		c.WeatherLatency, c.WeatherUpstreamURL = time.Millisecond, up.URL
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	fs.srv, fs.store = a.srv, a.store
 	return fs
 }
 

@@ -184,8 +184,45 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), pageSpec{
-		Page: "list",
+	sv, err := s.fetch(r.Context(), s.listSpec("list", page, perPage, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
+		rr := s.newRenderReq(ctx, "list")
+		d := listData{Req: rr, Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
+		h := fnv.New64a()
+		for i, p := range ps {
+			d.Products[i] = rowOf(p)
+			h.Write([]byte(d.Products[i].FragKey))
+			h.Write([]byte{','})
+		}
+		d.TableKey = "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage) + ":" + strconv.FormatUint(h.Sum64(), 36)
+		if len(ps) > 0 {
+			d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
+		}
+		d.PageLinks = pageLinks(page, last, perPage)
+		if page > 1 {
+			d.PrevURL = listURL(page-1, perPage)
+		}
+		if page < last {
+			d.NextURL = listURL(page+1, perPage)
+		}
+		ld := s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", d)
+		ld.Req = rr
+		return s.renderEntry(ctx, "list", ld)
+	}))
+	if err != nil {
+		return err
+	}
+	s.writeEntry(w, r, sv)
+	return nil
+}
+
+// listSpec is the cache spec of a page of the catalogue (HTML or JSON):
+// every list shares the list generation. render gets the total, the last
+// page and the page's products, loaded only on a miss; a page past the end
+// is a 400.
+func (s *Server) listSpec(name string, page, perPage int,
+	render func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error)) pageSpec {
+	return pageSpec{
+		Page: name,
 		Key:  "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage),
 		Gens: []string{genList},
 		Build: func(ctx context.Context) (*Entry, error) {
@@ -193,10 +230,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return nil, err
 			}
-			last := int((total + int64(perPage) - 1) / int64(perPage))
-			if last < 1 {
-				last = 1
-			}
+			last := max(int((total+int64(perPage)-1)/int64(perPage)), 1)
 			if page > last {
 				return nil, errBadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, page))
 			}
@@ -204,35 +238,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return nil, err
 			}
-			rr := s.newRenderReq(ctx, "list")
-			d := listData{Req: rr, Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
-			h := fnv.New64a()
-			for i, p := range ps {
-				d.Products[i] = rowOf(p)
-				h.Write([]byte(d.Products[i].FragKey))
-				h.Write([]byte{','})
-			}
-			d.TableKey = "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage) + ":" + strconv.FormatUint(h.Sum64(), 36)
-			if len(ps) > 0 {
-				d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
-			}
-			d.PageLinks = pageLinks(page, last, perPage)
-			if page > 1 {
-				d.PrevURL = listURL(page-1, perPage)
-			}
-			if page < last {
-				d.NextURL = listURL(page+1, perPage)
-			}
-			ld := s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", d)
-			ld.Req = rr
-			return s.renderEntry(ctx, "list", ld)
+			return render(ctx, total, last, ps)
 		},
-	})
-	if err != nil {
-		return err
 	}
-	s.writeEntry(w, r, sv)
-	return nil
 }
 
 func listURL(page, perPage int) string {
