@@ -60,6 +60,12 @@ func TestScreenshots(t *testing.T) {
 		{"weather", "/weather?cache=memory", driveWeather, "main form"},
 		{"compare", "/products/compare?cache=memory", func(t *testing.T, tb *tab) { runCompare(t, tb) }, "#browser-run"},
 		{"cache-stats", "/cache-stats?cache=memory", nil, ""},
+		{"stampede", "/stampede", func(t *testing.T, tb *tab) {
+			tb.do("run the lab", chromedp.Click(chromedp.CSS(`main form button[type=submit]`), chromedp.NodeVisible))
+			tb.do("wait for the results", chromedp.WaitVisible(chromedp.CSS(`main table`)))
+		}, "main table"},
+		{"faults", "/faults", nil, ""},
+		{"http-caching", "/static-content", nil, ""},
 	}
 	warm(t, srv.URL, "/products/42", "memory")
 	for _, s := range shots {

@@ -188,7 +188,9 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 		b = appendQueries(b, e.DBCount, e.DBDur, e.Simulated)
 		b = append(b, `).</span>`...)
 	default:
-		if sv.outcome == trace.Bypass {
+		if sv.outcome == trace.Bypass && sv.mode != cache.ModeNone {
+			b = append(b, `Never cached: this page is measured afresh on every request, built in <strong class="reqbar-total">`...)
+		} else if sv.outcome == trace.Bypass {
 			b = append(b, `No cache: built in <strong class="reqbar-total">`...)
 		} else {
 			b = append(b, `Not in the <strong>`...)
