@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/sync/singleflight"
 
 	"cacheworkshop/cache"
@@ -133,7 +134,8 @@ func (s *Server) redisLabel() string {
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, securityHeaders)
+	// HEAD is answered by the GET handlers (writeEntry sends no body).
+	r.Use(s.recoverer, securityHeaders, middleware.GetHead)
 	r.Method(http.MethodGet, "/static/*", s.assets)
 	r.Method(http.MethodHead, "/static/*", s.assets)
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
