@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +54,15 @@ func env(name, def string) string {
 	return def
 }
 
+// envBool reads a switch: 1, true, on or yes (any case) turn it on.
+func envBool(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+	case "1", "true", "on", "yes":
+		return true
+	}
+	return false
+}
+
 // parseConfig reads env, then flags. Bad values are reported, never
 // silently replaced by defaults.
 func parseConfig(args []string) (config, error) {
@@ -70,9 +80,9 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", "60s"), "how long a city's weather is cached (env WEATHER_TTL)")
 	fs.StringVar(&c.WeatherURL, "weather-upstream-url", env("WEATHER_UPSTREAM_URL", ""), "weather service URL; empty means this server's own /upstream/weather (env WEATHER_UPSTREAM_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches and reset the catalogue (env ADMIN_TOKEN)")
-	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", env("EDIT_REQUIRES_ADMIN", "") == "1", "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
-	fs.BoolVar(&c.Pprof, "pprof", env("PPROF", "") == "1", "serve /debug/pprof to loopback clients (env PPROF=1)")
-	fs.BoolVar(&c.Dev, "dev", env("DEV", "") == "1", "read templates and static files from disk on every request (env DEV=1)")
+	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
+	fs.BoolVar(&c.Pprof, "pprof", envBool("PPROF"), "serve /debug/pprof to loopback clients (env PPROF=1)")
+	fs.BoolVar(&c.Dev, "dev", envBool("DEV"), "read templates and static files from disk on every request (env DEV=1)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -120,6 +130,7 @@ func main() {
 // Redis is down); the workshop reports cache failures itself.
 type quietRedisLog struct{}
 
+// Printf implements go-redis's internal logger.
 func (quietRedisLog) Printf(context.Context, string, ...any) {}
 
 func run(cfg config, log *slog.Logger) error {

@@ -123,6 +123,7 @@ func run(ctx context.Context, o options) int {
 // printed so the failure can be seen in context.
 type failedError struct{ msgs []string }
 
+// Error implements error.
 func (e *failedError) Error() string { return strings.Join(e.msgs, "; ") }
 
 func moduleRoot() (string, error) {

@@ -110,8 +110,10 @@ func freePort() (int, error) {
 // how the table shows what a hit costs in Redis traffic.
 type rtCounter struct{ n *atomic.Int64 }
 
+// DialHook implements redis.Hook.
 func (h rtCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
+// ProcessHook implements redis.Hook.
 func (h rtCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.n.Add(1)
@@ -119,6 +121,7 @@ func (h rtCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
+// ProcessPipelineHook implements redis.Hook.
 func (h rtCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.n.Add(1)

@@ -26,12 +26,16 @@ import (
 //   - DeletePrefix removes every key that starts with prefix (within the
 //     backend's own namespace) without blocking the backend.
 type Cache interface {
+	// Get returns the value stored under key (see the semantics above).
 	Get(ctx context.Context, key string) (value []byte, found bool, err error)
 	// GetMulti looks up several keys in one round trip. The result has one
 	// element per key; a miss is a nil element.
 	GetMulti(ctx context.Context, keys []string) ([][]byte, error)
+	// Set stores value under key for ttl (<= 0: the backend default).
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes keys; missing keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
+	// DeletePrefix removes every key starting with prefix.
 	DeletePrefix(ctx context.Context, prefix string) error
 	// Name is the short backend name shown to learners ("memory", "redis").
 	Name() string

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -13,12 +12,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Gens are named counters that take part in cache keys. Bumping a
-// generation orphans every key built with its old value, so invalidating
-// "every list page" is one increment instead of a key scan, and a reader
-// that raced an edit can only ever fill a key nobody will read again:
-// readers read the generation before the database, editors bump it after
-// the commit.
+// Gens are named counters recorded in each cached entry and compared on
+// every read. Bumping a generation makes every entry built under its old
+// value a miss, so invalidating "every list page" is one increment instead
+// of a key scan. Readers read the generation before the database and
+// editors bump it after the commit, so an entry filled from a row read
+// before an edit carries an old generation and is never served.
 type Gens interface {
 	// Get fills out[i] with the current value of names[i].
 	Get(ctx context.Context, names []string, out []int64) error
@@ -308,6 +307,3 @@ func (inv *Invalidator) drain(ctx context.Context, ch <-chan *redis.Message) {
 		}
 	}
 }
-
-// IsUnavailable reports whether err came from a failing cache backend.
-func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }

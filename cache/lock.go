@@ -48,8 +48,9 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	return unlockScript.Run(ctx, l.client, []string{l.key}, l.token).Err()
 }
 
-// WaitFor polls c for key every step until it appears or wait elapses; it
-// is how callers that lost the lock pick up the winner's result.
+// WaitFor polls c for key every step until it appears or wait elapses. The
+// stampede lab uses it for simulated instances that lost the lock; pages
+// use Server.waitForBuild, which also checks generations.
 func WaitFor(ctx context.Context, c Cache, key string, wait, step time.Duration) ([]byte, bool, error) {
 	deadline := time.Now().Add(wait)
 	for {

@@ -55,8 +55,8 @@ func (s *Server) backend(m cache.Mode) (cache.Cache, cache.Gens) {
 //
 // Order matters for correctness under concurrent edits: generations are
 // read before the database, and editors bump them after their commit, so a
-// reader that loaded an old row can only store it under a key that is
-// already obsolete. Any cache failure is logged, noted for the page, and
+// reader that loaded an old row stores it with generations that are already
+// obsolete, and the entry is a miss on the next read. Any cache failure is logged, noted for the page, and
 // answered from the database: a broken cache never breaks a page.
 func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 	mode := cache.ModeFrom(ctx)

@@ -37,6 +37,7 @@ var fragmentTTLs = map[string]time.Duration{
 // Loader is fragment data that is only loaded on a miss: an expensive
 // query behind a cached fragment runs only when the fragment is rebuilt.
 type Loader interface {
+	// Load returns the fragment's data.
 	Load(ctx context.Context) (any, error)
 }
 
@@ -143,7 +144,10 @@ func fragment(rr *RenderReq, name, key string, data any) (template.HTML, error) 
 }
 
 // Keyed is an item of fragmentEach: it names its own cache key.
-type Keyed interface{ CacheKey() string }
+type Keyed interface {
+	// CacheKey is the item's part of its fragment's key.
+	CacheKey() string
+}
 
 // fragmentEach is {{fragmentEach $.Req "product-row" .Products}}: the
 // fragment of every item of a slice, each cached under its own key, looked

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"cacheworkshop/trace"
 )
 
 // keyReport is the JSON of /api/cache-key: what a key is made of and
@@ -43,7 +45,13 @@ func (s *Server) serveCacheKey(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		rep.In["redis"] = map[string]any{"present": ok, "ttl_remaining_s": int(ttl / time.Second)}
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	// This looks into the caches but serves nothing from them.
+	tr := trace.From(r.Context())
+	tr.Cache(trace.Lookup{Layer: "page", Backend: "none", Key: "cache-key report", Outcome: trace.Bypass})
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Cache", trace.Bypass)
+	h.Set("Server-Timing", tr.Snapshot().ServerTiming())
 	return json.NewEncoder(w).Encode(rep)
 }

@@ -23,6 +23,7 @@ import (
 	"cacheworkshop/cache"
 	"cacheworkshop/models"
 	"cacheworkshop/seed"
+	"cacheworkshop/trace"
 )
 
 // labRoutes registers the reliability labs: fault switches, the stampede
@@ -191,7 +192,8 @@ func (s *Server) serveUncached(w http.ResponseWriter, r *http.Request, page, tit
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.writeEntry(w, r, &served{entry: e, mode: modeOf(r), outcome: "BYPASS", backend: "none"})
+	trace.From(r.Context()).Cache(trace.Lookup{Layer: "page", Backend: "none", Key: page + " (never cached)", Outcome: trace.Bypass})
+	s.writeEntry(w, r, &served{entry: e, mode: modeOf(r), outcome: trace.Bypass, backend: "none"})
 	return nil
 }
 

@@ -70,17 +70,6 @@ var modeHeader = map[cache.Mode][]string{
 	cache.ModeNone: {"none"}, cache.ModeMemory: {"memory"}, cache.ModeRedis: {"redis"},
 }
 
-// withTrace starts the request's trace where withMode did not.
-func withTrace(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if trace.From(r.Context()) != nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(trace.NewContext(r.Context(), trace.New())))
-	})
-}
-
 // csp allows only this site's own scripts and styles: no inline script, so
 // an injected <script> in a product name could not run even if escaping
 // failed.
@@ -140,6 +129,7 @@ type httpError struct {
 	msg    string
 }
 
+// Error implements error.
 func (e *httpError) Error() string { return e.msg }
 
 func errBadRequest(msg string) error { return &httpError{status: http.StatusBadRequest, msg: msg} }
@@ -159,8 +149,6 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, models.ErrorMessage(err)
 	case models.ENOTFOUND:
 		return http.StatusNotFound, models.ErrorMessage(err)
-	case models.ECONFLICT:
-		return http.StatusConflict, models.ErrorMessage(err)
 	case models.EUNPROC:
 		return http.StatusUnprocessableEntity, models.ErrorMessage(err)
 	}

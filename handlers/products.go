@@ -472,6 +472,7 @@ func (s *Server) serveForm(w http.ResponseWriter, r *http.Request, status int, d
 	}
 	e.Status = status
 	w.Header().Set("Cache-Control", "no-store")
+	trace.From(r.Context()).Cache(trace.Lookup{Layer: "page", Backend: "none", Key: "edit (forms always read the database)", Outcome: trace.Bypass})
 	s.writeEntry(w, r, &served{entry: e, mode: modeOf(r), outcome: trace.Bypass, backend: "none"})
 	return nil
 }
@@ -549,7 +550,7 @@ func (s *Server) serveEdit(w http.ResponseWriter, r *http.Request) error {
 			f.Details = append(f.Details, fmt.Sprintf("%s: could not bump %s (%s); queued, and Redis-mode pages are served from the database until it is applied.",
 				label, strings.Join(res.Names, ", "), short(res.Err)))
 		} else {
-			f.Details = append(f.Details, fmt.Sprintf("%s: bumped generations %s, so every cached copy of this product, its category's detail pages and every list page is now unreachable.",
+			f.Details = append(f.Details, fmt.Sprintf("%s: bumped generations %s, so every cached copy of this product, its category's detail pages and every list page is now stale: the next read of any of them is a MISS.",
 				label, strings.Join(res.Names, ", ")))
 		}
 	}

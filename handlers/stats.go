@@ -226,8 +226,8 @@ func (s *Server) serveStatsClear(w http.ResponseWriter, r *http.Request) error {
 		// Only keys under our prefix go (SCAN + UNLINK, never FLUSHDB),
 		// the generation counters (gen:*) included. That is safe by
 		// design: RedisGens re-creates a missing counter at the current
-		// time in nanoseconds, a value no stored key was ever built
-		// under, so nothing old can become reachable again.
+		// time in nanoseconds, a value no stored entry was built under,
+		// so no old entry can match again.
 		if err := s.redis.DeletePrefix(ctx, ""); err != nil {
 			f.Message = "Redis unavailable: nothing was cleared (" + short(err) + ")."
 			f.Details = []string{"error"}

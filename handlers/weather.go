@@ -109,8 +109,10 @@ type upstreamError struct {
 	cause  error // for the log only
 }
 
+// Error implements error.
 func (e *upstreamError) Error() string { return e.msg }
 
+// Unwrap returns the underlying error.
 func (e *upstreamError) Unwrap() error { return e.cause }
 
 // serveWeatherAPI answers /api/weather?city=: the city's reading from the
@@ -386,10 +388,14 @@ func (s *Server) writeWeatherJSON(w http.ResponseWriter, r *http.Request, status
 // waits WeatherLatency (or ?delay_ms=), then reports a reading that drifts
 // with time. ?fail=1 makes it answer 503, to try the stale fallback.
 func (s *Server) serveUpstreamWeather(w http.ResponseWriter, r *http.Request) {
+	// The origin itself: nothing here is cached.
+	trace.From(r.Context()).Cache(trace.Lookup{Layer: "page", Backend: "none", Key: "upstream weather (the origin)", Outcome: trace.Bypass})
 	fail := func(status int, msg string) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		h.Set("Cache-Control", "no-store")
+		h.Set("X-Cache", trace.Bypass)
+		h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]any{"error": msg, "status": status})
 	}
@@ -432,7 +438,6 @@ func (s *Server) serveUpstreamWeather(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	// The origin itself: nothing here is cached.
 	h.Set("X-Cache", trace.Bypass)
 	h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
 	_ = json.NewEncoder(w).Encode(rd)

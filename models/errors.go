@@ -9,11 +9,10 @@ import (
 
 // Error codes, mapped to HTTP statuses by the handlers.
 const (
-	EINVALID  = "invalid"   // malformed request: 400
-	ENOTFOUND = "not_found" // 404
-	ECONFLICT = "conflict"  // stale version: 409
-	EUNPROC   = "unprocessable"
-	EINTERNAL = "internal"
+	EINVALID  = "invalid"       // malformed request: 400
+	ENOTFOUND = "not_found"     // 404
+	EUNPROC   = "unprocessable" // failed validation: 422
+	EINTERNAL = "internal"      // anything not meant for users: 500
 )
 
 // Error is an error meant for the user: Message is safe to show.

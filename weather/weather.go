@@ -80,6 +80,7 @@ type cityError struct{ reason, input string }
 
 func cityErr(reason, input string) error { return &cityError{reason, input} }
 
+// Error implements error.
 func (e *cityError) Error() string {
 	msg := "Invalid city: " + e.reason
 	if e.input != "" {
@@ -92,6 +93,7 @@ func (e *cityError) Error() string {
 	return msg + "; " + ErrCity.Error() + ", like “Paris” or “Saint-Étienne”."
 }
 
+// Unwrap makes every city error match ErrCity.
 func (e *cityError) Unwrap() error { return ErrCity }
 
 // Display turns a normalised key back into a name for people: the first

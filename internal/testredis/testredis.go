@@ -118,6 +118,7 @@ func (s *Server) String() string { return fmt.Sprintf("redis-server at %s", s.Ad
 // test has deliberately stopped the server.
 type quietLog struct{}
 
+// Printf implements go-redis's internal logger.
 func (quietLog) Printf(context.Context, string, ...any) {}
 
 func init() { redis.SetLogger(quietLog{}) }
