@@ -509,7 +509,7 @@ func (tb *tab) ensureChart(page string, timeout time.Duration) int {
 func testFibonacci(t *testing.T, br *browser) {
 	tb := br.newTab(t)
 	tb.open("/benchmark", http.StatusOK)
-	tb.pendingIfPlaceholder("Fibonacci benchmark (/benchmark)")
+	tb.requireBuilt("Fibonacci benchmark (/benchmark)")
 	n := tb.ensureChart("/benchmark", 60*time.Second)
 	t.Logf("Fibonacci chart: %d points", n)
 	tb.shot("benchmark")
@@ -543,7 +543,7 @@ func driveWeather(t *testing.T, tb *tab) {
 func testWeather(t *testing.T, br *browser) {
 	tb := br.newTab(t)
 	tb.open("/weather?cache=memory", http.StatusOK)
-	tb.pendingIfPlaceholder("Weather API (/weather)")
+	tb.requireBuilt("Weather API (/weather)")
 	driveWeather(t, tb)
 	tb.shot("weather")
 	// The buttons name their own mode per request; the mode the learner
@@ -583,7 +583,7 @@ func runCompare(t *testing.T, tb *tab) int {
 func testCompare(t *testing.T, br *browser) {
 	tb := br.newTab(t)
 	tb.open("/products/compare?cache=redis", http.StatusOK)
-	tb.pendingIfPlaceholder("Cache comparison (/products/compare)")
+	tb.requireBuilt("Cache comparison (/products/compare)")
 	n := runCompare(t, tb)
 	t.Logf("comparison charts: %d points", n)
 	tb.shot("compare")
@@ -599,7 +599,7 @@ func testCompare(t *testing.T, br *browser) {
 func testStats(t *testing.T, br *browser) {
 	tb := br.newTab(t)
 	tb.open("/cache-stats", http.StatusOK)
-	tb.pendingIfPlaceholder("Cache statistics (/cache-stats)")
+	tb.requireBuilt("Cache statistics (/cache-stats)")
 	tb.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.__e2eNotReloaded = true; window.__e2eBefore = document.querySelector("main").innerText; void 0`))
 	stop := make(chan struct{})
 	done := make(chan struct{})

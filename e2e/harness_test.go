@@ -607,18 +607,12 @@ func (tb *tab) safeLocation() string {
 	return loc
 }
 
-// isPlaceholder reports whether the page is a demo not built yet.
-func (tb *tab) isPlaceholder() bool {
+// requireBuilt fails a demo scenario whose page shows a placeholder
+// instead of the demo.
+func (tb *tab) requireBuilt(page string) {
 	tb.t.Helper()
-	return eval[bool](tb, `document.querySelector("main").textContent.includes("Coming soon")`)
-}
-
-// pendingIfPlaceholder skips a demo scenario whose page is still the
-// "Coming soon" placeholder, saying so plainly.
-func (tb *tab) pendingIfPlaceholder(page string) {
-	tb.t.Helper()
-	if tb.isPlaceholder() {
-		tb.t.Skip("PENDING: " + page + " still shows the \"Coming soon\" placeholder; this scenario runs once the page is built")
+	if eval[bool](tb, `document.querySelector("main").textContent.includes("Coming soon")`) {
+		tb.t.Fatalf("%s shows a \"Coming soon\" placeholder instead of the demo", page)
 	}
 }
 

@@ -72,7 +72,7 @@ func TestScreenshots(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			tb := first.in(t)
 			tb.open(s.path, http.StatusOK)
-			tb.pendingIfPlaceholder(s.path)
+			tb.requireBuilt(s.path)
 			if s.prepare != nil {
 				s.prepare(t, tb)
 			}
