@@ -222,6 +222,15 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 	return appendTraceST(b, snap, st), st
 }
 
+// appendCount appends n with the singular or plural noun.
+func appendCount(b []byte, n int, one, many string) []byte {
+	b = strconv.AppendInt(b, int64(n), 10)
+	if n == 1 {
+		return append(b, one...)
+	}
+	return append(b, many...)
+}
+
 func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
 	b = strconv.AppendInt(b, int64(n), 10)
 	if n == 1 {
@@ -252,10 +261,10 @@ func appendTraceST(b []byte, snap trace.Snapshot, st string) []byte {
 	b = append(b, `<details class="trace" data-server-timing="`...)
 	b = appendEscaped(b, st)
 	b = append(b, `"><summary>Trace: `...)
-	b = strconv.AppendInt(b, int64(len(snap.Lookups)), 10)
-	b = append(b, ` cache lookups, `...)
-	b = strconv.AppendInt(b, int64(snap.DBCount), 10)
-	b = append(b, ` database queries, `...)
+	b = appendCount(b, len(snap.Lookups), " cache lookup", " cache lookups")
+	b = append(b, `, `...)
+	b = appendCount(b, snap.DBCount, " database query", " database queries")
+	b = append(b, `, `...)
 	b = trace.AppendMillis(b, snap.Total)
 	b = append(b, ` ms in all</summary><p class="trace-note muted">Drawn by your browser from this response's <code>Server-Timing</code> header (DevTools → Network → Timing shows the same). Use <em>explain</em> on a key to see its parts and whether it is cached now.</p></details>`...)
 	return b
