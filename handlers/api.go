@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"cacheworkshop/cache"
 	"cacheworkshop/models"
 )
 
@@ -150,17 +149,11 @@ func (s *Server) serveAPIProduct(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The same generations as the detail page: the price rank in the
 	// body changes when any product of the category is edited.
-	spec, err := s.productSpec(r.Context(), "api-product", id, func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
-		e, err := jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
+	spec, err := s.productSpec(r.Context(), "api-product", id, apiETagDigest, func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
+		return jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
 			CreatedAt: p.CreatedAt.UTC(), BuiltAt: time.Now().UTC(),
 			InCategory: apiPriceStats{Category: p.Category, Rank: st.Rank, Of: st.CategoryCount,
 				AvgCents: st.AvgCents, MinCents: st.MinCents, MaxCents: st.MaxCents}})
-		if err != nil {
-			return nil, err
-		}
-		e.ETag = productETag(p, cache.ModeFrom(ctx), apiETagDigest)
-		e.LastModified = p.UpdatedAt
-		return e, nil
 	})
 	if err != nil {
 		return err

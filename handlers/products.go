@@ -290,7 +290,7 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	spec, err := s.productSpec(r.Context(), "detail", id, func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
+	spec, err := s.productSpec(r.Context(), "detail", id, s.pages.digest("detail"), func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
 		rr := s.newRenderReq(ctx, "detail")
 		d := detailData{Req: rr, CardKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10),
 			Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
@@ -311,13 +311,7 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 		}
 		ld := s.layout(r, p.Name, "products", d)
 		ld.Req = rr
-		e, err := s.renderEntry(ctx, "detail", ld)
-		if err != nil {
-			return nil, err
-		}
-		e.ETag = productETag(p, cache.ModeFrom(ctx), s.pages.digest("detail"))
-		e.LastModified = p.UpdatedAt
-		return e, nil
+		return s.renderEntry(ctx, "detail", ld)
 	})
 	if err != nil {
 		return err
@@ -334,8 +328,10 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 // page, its JSON): keyed by id, invalidated by the product's generation and
 // its category's (an edit to another product of the category changes the
 // price rank shown). render gets the product and its price statistics,
-// loaded (with the simulated latency) only on a miss.
-func (s *Server) productSpec(ctx context.Context, page string, id int64,
+// loaded (with the simulated latency) only on a miss. The entry gets an
+// ETag from the product's id and version, the mode and etagDigest (the
+// representation's own version), and Last-Modified from updated_at.
+func (s *Server) productSpec(ctx context.Context, page string, id int64, etagDigest string,
 	render func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error)) (pageSpec, error) {
 	cat, err := s.categoryOf(ctx, id)
 	if err != nil {
@@ -358,7 +354,13 @@ func (s *Server) productSpec(ctx context.Context, page string, id int64,
 			if err := s.simulateLatency(ctx); err != nil {
 				return nil, err
 			}
-			return render(ctx, p, st)
+			e, err := render(ctx, p, st)
+			if err != nil {
+				return nil, err
+			}
+			e.ETag = productETag(p, cache.ModeFrom(ctx), etagDigest)
+			e.LastModified = p.UpdatedAt
+			return e, nil
 		},
 	}, nil
 }
