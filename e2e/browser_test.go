@@ -52,6 +52,7 @@ func TestBrowser(t *testing.T) {
 		{"compare_run_draws_chart", testCompare},
 		{"stats_update_without_reload", testStats},
 		{"every_linked_page_loads_clean", testEveryPage},
+		{"pages_fit_a_phone", testPhoneWidth},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -654,4 +655,20 @@ func testEveryPage(t *testing.T, br *browser) {
 		}
 	}
 	t.Logf("checked %d linked pages in %d modes: %v", len(paths), len(modes), paths)
+}
+
+// testPhoneWidth loads every page at a phone's width (390 CSS pixels): no
+// page may be wider than the screen, so nothing needs sideways scrolling
+// (wide tables scroll inside their own box instead).
+func testPhoneWidth(t *testing.T, br *browser) {
+	tb := br.newTab(t)
+	tb.do("phone viewport", chromedp.EmulateViewport(390, 844))
+	for _, path := range []string{"/", "/products?cache=memory", "/products/7?cache=memory", "/products/7/edit",
+		"/products/compare", "/benchmark", "/weather", "/cache-stats", "/static-content", "/dynamic-content",
+		"/conditional-content", "/stampede", "/faults"} {
+		tb.open(path, http.StatusOK)
+		if w := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
+			t.Errorf("%s at 390 px: the page is %d px wider than the screen", path, w)
+		}
+	}
 }
