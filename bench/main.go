@@ -32,6 +32,12 @@ type options struct {
 	rounds     int
 	out        string
 	skipBinary bool
+	// only, when set, lists the row ids to load (the raw rows are always
+	// loaded, since every ratio needs them); the rest print as n/a.
+	only string
+	// cpuprofile, when set, records a CPU profile of the measured load
+	// (server and load generator together: they share the process).
+	cpuprofile string
 }
 
 func main() {
@@ -42,6 +48,8 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "rows take turns this many times, each measured for duration/rounds")
 	flag.StringVar(&o.out, "out", "bench/out/latest.md", "where to write the Markdown report, relative to the module root")
 	flag.BoolVar(&o.skipBinary, "skip-binary", false, "skip building the real binary (start-up and RSS rows become n/a)")
+	flag.StringVar(&o.only, "only", "", "comma-separated row ids to load, e.g. list/memory,list/none (raw rows always run)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured load to this file")
 	flag.Parse()
 	if o.conns < 1 || o.dur <= 0 || o.warm < 0 || o.rounds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -conns and -rounds must be at least 1 and -duration positive")
@@ -169,17 +177,17 @@ func bench(ctx context.Context, o options, p *progress) error {
 		return err
 	}
 	defer w.close()
-	app, err := serve(w.srv, &w.logs)
+	app, err := serve("app", w.srv, &w.logs)
 	if err != nil {
 		return err
 	}
 	defer app.close()
-	slowApp, err := serve(w.slowSrv, &w.logs)
+	slowApp, err := serve("slow", w.slowSrv, &w.logs)
 	if err != nil {
 		return err
 	}
 	defer slowApp.close()
-	fragApp, err := serve(w.fragSrv, &w.logs)
+	fragApp, err := serve("fragments", w.fragSrv, &w.logs)
 	if err != nil {
 		return err
 	}
@@ -201,7 +209,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 		return fmt.Errorf("GET %s in memory mode twice: X-Cache %q, want HIT", listPath, got)
 	}
 	rawBody := lp.body
-	raw, err := serve(rawHandler(rawBody), &w.logs)
+	raw, err := serve("raw", rawHandler(rawBody), &w.logs)
 	if err != nil {
 		return err
 	}
@@ -210,7 +218,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 	if err := w.rdb.Set(ctx, rawKey, rawBody, 0).Err(); err != nil {
 		return fmt.Errorf("store the raw page in Redis: %w", err)
 	}
-	rawGet, err := serve(rawRedisHandler(w.rdb, rawKey), &w.logs)
+	rawGet, err := serve("rawget", rawRedisHandler(w.rdb, rawKey), &w.logs)
 	if err != nil {
 		return err
 	}
@@ -240,6 +248,9 @@ func bench(ctx context.Context, o options, p *progress) error {
 	}
 
 	rows := plan(app.addr, slowApp.addr, fragApp.addr, raw.addr, rawGet.addr, rs.label)
+	if err := selectRows(rows, o.only); err != nil {
+		return err
+	}
 	ctr := counters{redisRT: &w.redisRT, dbQueries: &w.dbQueries}
 	// Check every row once before any load: a hit row's first request
 	// may fill the cache, and a missing route makes its rows n/a.
@@ -281,6 +292,13 @@ func bench(ctx context.Context, o options, p *progress) error {
 	// Rows take turns in rounds, so a burst of other work on the machine
 	// lands on several rows instead of skewing one row's ratio.
 	per := o.dur / time.Duration(o.rounds)
+	if o.cpuprofile != "" {
+		stopProf, err := startCPUProfile(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stopProf()
+	}
 	for round := 1; round <= o.rounds; round++ {
 		warm := o.warm
 		if round > 1 && warm > 100*time.Millisecond {

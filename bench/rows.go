@@ -353,3 +353,36 @@ func checkNoFrags(ctx context.Context, r *row) error {
 	}
 	return nil
 }
+
+// selectRows marks every row not named in only (comma-separated ids) as
+// n/a; raw rows always stay, since the ratios are measured against them.
+func selectRows(rows []*row, only string) error {
+	if only == "" {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, id := range strings.Split(only, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			want[id] = true
+		}
+	}
+	known := map[string]bool{}
+	for _, r := range rows {
+		known[r.id] = true
+	}
+	for id := range want {
+		if !known[id] {
+			ids := make([]string, 0, len(rows))
+			for _, r := range rows {
+				ids = append(ids, r.id)
+			}
+			return fmt.Errorf("-only: no row %q (rows: %s)", id, strings.Join(ids, ", "))
+		}
+	}
+	for _, r := range rows {
+		if r.group != "raw" && !want[r.id] && r.na == "" {
+			r.na = "not selected with -only"
+		}
+	}
+	return nil
+}

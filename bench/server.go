@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,12 +66,22 @@ type served struct {
 	hs   *http.Server
 }
 
-func serve(h http.Handler, errLog io.Writer) (*served, error) {
+// serve starts a server on a loopback port. Its connections' goroutines
+// carry the profiler label server=name, so a -cpuprofile can be split per
+// server (go tool pprof -tagfocus server=raw ...).
+func serve(name string, h http.Handler, errLog io.Writer) (*served, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	hs := newHTTPServer(h, errLog)
+	labels := pprof.WithLabels(context.Background(), pprof.Labels("server", name))
+	hs.ConnState = func(_ net.Conn, st http.ConnState) {
+		// StateActive is reported from the connection's own goroutine.
+		if st == http.StateActive {
+			pprof.SetGoroutineLabels(labels)
+		}
+	}
 	go func() { _ = hs.Serve(ln) }()
 	return &served{addr: ln.Addr().String(), hs: hs}, nil
 }
