@@ -132,9 +132,25 @@ func rowOf(p models.Product) productRow {
 }
 
 // appendEscaped appends s escaped for HTML text and attribute values.
-func appendEscaped(b []byte, s string) []byte {
+func appendEscaped(b []byte, s string) []byte { return appendEscapedText(b, s) }
+
+// appendEscapedBytes is appendEscaped for bytes.
+func appendEscapedBytes(b, s []byte) []byte { return appendEscapedText(b, s) }
+
+// needsEscape marks the bytes appendEscapedText replaces; runs of other
+// bytes are copied whole.
+var needsEscape = [256]bool{'<': true, '>': true, '&': true, '"': true, '\'': true, 0: true}
+
+func appendEscapedText[T string | []byte](b []byte, s T) []byte {
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		c := s[i]
+		if !needsEscape[c] {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		start = i + 1
+		switch c {
 		case '<':
 			b = append(b, "&lt;"...)
 		case '>':
@@ -145,13 +161,11 @@ func appendEscaped(b []byte, s string) []byte {
 			b = append(b, "&#34;"...)
 		case '\'':
 			b = append(b, "&#39;"...)
-		case 0:
+		default: // NUL
 			b = append(b, "\uFFFD"...)
-		default:
-			b = append(b, c)
 		}
 	}
-	return b
+	return append(b, s[start:]...)
 }
 
 type listData struct {

@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/base64"
 	"encoding/json"
-	"html"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,37 +38,43 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, sv *served) 
 			h["Cache-Control"] = noCache
 		}
 	}
+	tr := trace.From(r.Context())
 	if e.ETag != "" && etagMatch(r.Header.Get("If-None-Match"), e.ETag) {
-		h.Set("Server-Timing", trace.From(r.Context()).Snapshot().ServerTiming())
+		h.Set("Server-Timing", string(tr.AppendServerTiming(nil, tr.Summary())))
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	var slot []byte
-	var st string
-	if e.Slot >= 0 {
-		slot, st = s.slotHTML(w, r, sv)
-	} else {
-		st = trace.From(r.Context()).Snapshot().ServerTiming()
-	}
 	h["Content-Type"] = contentTypeHeader(e.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(e.Body)+len(slot)))
-	h["Server-Timing"] = []string{st}
-	w.WriteHeader(e.Status)
-	if r.Method == http.MethodHead {
-		return
-	}
 	if e.Slot < 0 {
-		_, _ = w.Write(e.Body)
+		h["Server-Timing"] = []string{string(tr.AppendServerTiming(nil, tr.Summary()))}
+		h["Content-Length"] = []string{strconv.Itoa(len(e.Body))}
+		w.WriteHeader(e.Status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(e.Body)
+		}
 		return
 	}
-	// One write of the whole response: three writes around the slot cost
-	// extra flushes and system calls once the body outgrows the
-	// connection's buffer.
+	// The page is assembled in one pooled buffer and sent in one write:
+	// three writes around the slot cost extra flushes and system calls
+	// once the body outgrows the connection's buffer. The Server-Timing
+	// value is formatted once, into a pooled scratch buffer, and serves
+	// both the header and the trace panel's data attribute.
 	bp := writeBufs.Get().(*[]byte)
-	out := append(append(append((*bp)[:0], e.Body[:e.Slot]...), slot...), e.Body[e.Slot:]...)
-	_, _ = w.Write(out)
-	*bp = out
+	sp := writeBufs.Get().(*[]byte)
+	sum := tr.Summary()
+	st := tr.AppendServerTiming((*sp)[:0], sum)
+	out := append((*bp)[:0], e.Body[:e.Slot]...)
+	out = s.appendSlot(out, w, r, sv, sum, st)
+	out = append(out, e.Body[e.Slot:]...)
+	h["Server-Timing"] = []string{string(st)}
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(out)
+	}
+	*bp, *sp = out, st
 	writeBufs.Put(bp)
+	writeBufs.Put(sp)
 }
 
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
@@ -83,6 +88,28 @@ func hasCookie(r *http.Request, name string) bool {
 		}
 	}
 	return false
+}
+
+// cookieValue returns the first cookie called name, as r.Cookie would,
+// without parsing and allocating every cookie of the header: the mode
+// cookie is read on every page request. A quoted value is unquoted; the
+// caller validates the value itself.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			v, ok := strings.CutPrefix(part, name)
+			if !ok || !strings.HasPrefix(v, "=") {
+				continue
+			}
+			v = v[1:]
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 var (
@@ -131,21 +158,21 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// slotHTML is the per-request part of a page: how this response was served,
-// with real timings, the trace, one-time messages and cache notices.
-func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([]byte, string) {
-	snap := trace.From(r.Context()).Snapshot()
+// appendSlot appends the per-request part of a page: how this response
+// was served, with real timings, the trace, one-time messages and cache
+// notices. sum and st are the request's trace figures and Server-Timing
+// value, so the bar, the panel and the header agree.
+func (s *Server) appendSlot(b []byte, w http.ResponseWriter, r *http.Request, sv *served, sum trace.Summary, st []byte) []byte {
 	e := sv.entry
-	b := make([]byte, 0, 2048)
 	if f, ok := s.takeFlash(w, r); ok {
 		b = append(b, `<div class="flash" role="status"><p><strong>`...)
-		b = append(b, html.EscapeString(f.Message)...)
+		b = appendEscaped(b, f.Message)
 		b = append(b, `</strong></p>`...)
 		if len(f.Details) > 0 {
 			b = append(b, `<ul class="flash-log">`...)
 			for _, d := range f.Details {
 				b = append(b, `<li>`...)
-				b = append(b, html.EscapeString(d)...)
+				b = appendEscaped(b, d)
 				b = append(b, `</li>`...)
 			}
 			b = append(b, `</ul>`...)
@@ -154,10 +181,13 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 	}
 	for _, n := range sv.notices {
 		b = append(b, `<p class="notice notice-warn" role="alert">`...)
-		b = append(b, html.EscapeString(n)...)
+		b = appendEscaped(b, n)
 		b = append(b, ` The page was served from the database instead.</p>`...)
 	}
-	outcome := strings.ToLower(sv.outcome)
+	outcome, ok := lowerOutcome[sv.outcome]
+	if !ok {
+		outcome = strings.ToLower(sv.outcome)
+	}
 	b = append(b, `<section class="reqbar reqbar-`...)
 	b = append(b, outcome...)
 	b = append(b, `" aria-label="How this response was served" data-outcome="`...)
@@ -167,13 +197,12 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 	b = append(b, `">`...)
 	b = append(b, sv.outcome...)
 	b = append(b, `</span> `...)
-	backend := appendEscaped(nil, sv.backend)
 	switch sv.outcome {
 	case trace.Hit:
 		b = append(b, `Served from the <strong>`...)
-		b = append(b, backend...)
+		b = appendEscaped(b, sv.backend)
 		b = append(b, ` cache</strong> in <strong class="reqbar-total">`...)
-		b = trace.AppendMillis(b, snap.Total)
+		b = trace.AppendMillis(b, sum.Total)
 		b = append(b, ` ms</strong>: no database query, no template rendering. `...)
 		if sv.waited > 0 {
 			b = append(b, `It waited `...)
@@ -181,7 +210,7 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 			b = append(b, ` ms for another instance holding the rebuild lock, then read its result. `...)
 		}
 		b = append(b, `<span class="reqbar-built">This copy was built `...)
-		b = append(b, ago(time.Since(e.BuiltAt))...)
+		b = appendAgo(b, time.Since(e.BuiltAt))
 		b = append(b, ` ago in `...)
 		b = trace.AppendMillis(b, e.BuildDur)
 		b = append(b, ` ms (database: `...)
@@ -194,18 +223,18 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 			b = append(b, `No cache: built in <strong class="reqbar-total">`...)
 		} else {
 			b = append(b, `Not in the <strong>`...)
-			b = append(b, backend...)
+			b = appendEscaped(b, sv.backend)
 			b = append(b, ` cache</strong>: built in <strong class="reqbar-total">`...)
 		}
-		b = trace.AppendMillis(b, snap.Total)
+		b = trace.AppendMillis(b, sum.Total)
 		b = append(b, ` ms</strong> (database: `...)
-		if e.DBCount == 0 && e.DBDur == 0 && snap.DBCount > 0 {
-			b = appendQueries(b, snap.DBCount, snap.DB, snap.Simulated)
+		if e.DBCount == 0 && e.DBDur == 0 && sum.DBCount > 0 {
+			b = appendQueries(b, sum.DBCount, sum.DB, sum.Simulated)
 		} else {
 			b = appendQueries(b, e.DBCount, e.DBDur, e.Simulated)
 		}
 		b = append(b, `; rendering `...)
-		b = trace.AppendMillis(b, snap.Render)
+		b = trace.AppendMillis(b, sum.Render)
 		b = append(b, ` ms)`...)
 		switch {
 		case sv.shared && sv.outcome == trace.Miss:
@@ -218,9 +247,11 @@ func (s *Server) slotHTML(w http.ResponseWriter, r *http.Request, sv *served) ([
 		b = append(b, `.`...)
 	}
 	b = append(b, `</section>`...)
-	st := snap.ServerTiming()
-	return appendTraceST(b, snap, st), st
+	return appendTracePanel(b, sum, st)
 }
+
+// lowerOutcome holds the outcomes as CSS class suffixes.
+var lowerOutcome = map[string]string{trace.Hit: "hit", trace.Miss: "miss", trace.Bypass: "bypass", trace.Error: "error"}
 
 // appendCount appends n with the singular or plural noun.
 func appendCount(b []byte, n int, one, many string) []byte {
@@ -254,18 +285,18 @@ func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
 // where the page is a secure context). Per-request work on a hit stays a
 // few hundred bytes, and the learner meets the real browser API.
 func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
-	return appendTraceST(b, snap, snap.ServerTiming())
+	return appendTracePanel(b, snap.Summary(), []byte(snap.ServerTiming()))
 }
 
-func appendTraceST(b []byte, snap trace.Snapshot, st string) []byte {
+func appendTracePanel(b []byte, sum trace.Summary, st []byte) []byte {
 	b = append(b, `<details class="trace" data-server-timing="`...)
-	b = appendEscaped(b, st)
+	b = appendEscapedBytes(b, st)
 	b = append(b, `"><summary>Trace: `...)
-	b = appendCount(b, len(snap.Lookups), " cache lookup", " cache lookups")
+	b = appendCount(b, sum.Lookups, " cache lookup", " cache lookups")
 	b = append(b, `, `...)
-	b = appendCount(b, snap.DBCount, " database query", " database queries")
+	b = appendCount(b, sum.DBCount, " database query", " database queries")
 	b = append(b, `, `...)
-	b = trace.AppendMillis(b, snap.Total)
+	b = trace.AppendMillis(b, sum.Total)
 	b = append(b, ` ms in all</summary><p class="trace-note muted">Drawn by your browser from this response's <code>Server-Timing</code> header (DevTools → Network → Timing shows the same). Use <em>explain</em> on a key to see its parts and whether it is cached now.</p></details>`...)
 	return b
 }
@@ -283,17 +314,24 @@ func humanDuration(d time.Duration) string {
 	return d.String()
 }
 
-func ago(d time.Duration) string {
+// appendAgo appends how long ago something happened, the way people say it.
+func appendAgo(b []byte, d time.Duration) []byte {
 	switch {
 	case d < time.Second:
-		return "less than a second"
+		return append(b, "less than a second"...)
 	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + " s"
+		b = strconv.AppendInt(b, int64(d/time.Second), 10)
+		return append(b, " s"...)
 	case d < time.Hour:
-		return strconv.Itoa(int(d.Minutes())) + " min"
+		b = strconv.AppendInt(b, int64(d/time.Minute), 10)
+		return append(b, " min"...)
 	}
-	return strconv.Itoa(int(d.Hours())) + " h"
+	b = strconv.AppendInt(b, int64(d/time.Hour), 10)
+	return append(b, " h"...)
 }
+
+// ago is appendAgo as a string.
+func ago(d time.Duration) string { return string(appendAgo(nil, d)) }
 
 // flash is a one-time message carried by a short-lived cookie from a POST
 // to the page it redirects to. It is only ever shown in the slot, never in

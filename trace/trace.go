@@ -36,6 +36,7 @@ type Trace struct {
 
 	mu        sync.Mutex
 	lookups   []Lookup
+	first     [2]Lookup // lookups' first backing array: a hit records one
 	dbCount   int
 	dbDur     time.Duration
 	simulated time.Duration
@@ -43,18 +44,34 @@ type Trace struct {
 }
 
 // New starts a trace now.
-func New() *Trace { return &Trace{Start: time.Now()} }
+func New() *Trace {
+	t := &Trace{}
+	t.Init()
+	return t
+}
 
-type ctxKey struct{}
+// Init starts t now, for a Trace that lives inside a larger per-request
+// struct instead of being allocated by New. t must be unused.
+func (t *Trace) Init() {
+	t.Start = time.Now()
+	t.lookups = t.first[:0]
+}
+
+type contextKey struct{ name string }
+
+// ContextKey is the context key under which NewContext stores the trace.
+// Use NewContext and From; the key is exported for a server that keeps
+// several per-request values in one context of its own.
+var ContextKey = &contextKey{"trace"}
 
 // NewContext returns ctx carrying t.
 func NewContext(ctx context.Context, t *Trace) context.Context {
-	return context.WithValue(ctx, ctxKey{}, t)
+	return context.WithValue(ctx, ContextKey, t)
 }
 
 // From returns the request's trace, or nil.
 func From(ctx context.Context) *Trace {
-	t, _ := ctx.Value(ctxKey{}).(*Trace)
+	t, _ := ctx.Value(ContextKey).(*Trace)
 	return t
 }
 
@@ -124,11 +141,57 @@ func (t *Trace) Snapshot() Snapshot {
 	}
 }
 
+// Summary is a trace's figures without its lookups: what a request bar
+// shows, copied without allocating.
+type Summary struct {
+	Lookups   int // how many cache lookups were recorded
+	DBCount   int
+	DB        time.Duration
+	Simulated time.Duration
+	Render    time.Duration
+	Total     time.Duration
+}
+
+// Summary returns the figures so far, with Total measured now.
+func (t *Trace) Summary() Summary {
+	if t == nil {
+		return Summary{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Summary{Lookups: len(t.lookups), DBCount: t.dbCount, DB: t.dbDur,
+		Simulated: t.simulated, Render: t.render, Total: time.Since(t.Start)}
+}
+
+// Summary returns the snapshot's figures without its lookups.
+func (s Snapshot) Summary() Summary {
+	return Summary{Lookups: len(s.Lookups), DBCount: s.DBCount, DB: s.DB,
+		Simulated: s.Simulated, Render: s.Render, Total: s.Total}
+}
+
+// AppendServerTiming appends the trace's lookups, with the figures of sum,
+// as a Server-Timing header value, without copying the lookups. Passing
+// the Summary the page shows keeps the header's total and the page's equal.
+func (t *Trace) AppendServerTiming(b []byte, sum Summary) []byte {
+	if t == nil {
+		return appendServerTiming(b, nil, sum)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return appendServerTiming(b, t.lookups, sum)
+}
+
 // ServerTiming formats the snapshot as a Server-Timing header value: one
 // entry per cache lookup, then db, sim (simulated latency), render, total.
 func (s Snapshot) ServerTiming() string {
-	b := make([]byte, 0, 96+64*len(s.Lookups))
-	for _, l := range s.Lookups {
+	return string(appendServerTiming(make([]byte, 0, 96+64*len(s.Lookups)), s.Lookups, s.Summary()))
+}
+
+// lowerOutcomes spares a strings.ToLower per lookup for the usual outcomes.
+var lowerOutcomes = map[string]string{Hit: "hit", Miss: "miss", Bypass: "bypass", Error: "error"}
+
+func appendServerTiming(b []byte, lookups []Lookup, s Summary) []byte {
+	for _, l := range lookups {
 		name := "cache"
 		if l.Layer != "page" {
 			name = l.Layer
@@ -137,7 +200,11 @@ func (s Snapshot) ServerTiming() string {
 		b = append(b, `;desc="`...)
 		b = appendDesc(b, l.Backend)
 		b = append(b, ' ')
-		b = appendDesc(b, strings.ToLower(l.Outcome))
+		if o, ok := lowerOutcomes[l.Outcome]; ok {
+			b = append(b, o...)
+		} else {
+			b = appendDesc(b, strings.ToLower(l.Outcome))
+		}
 		if l.Key != "" {
 			b = append(b, ' ')
 			b = appendDesc(b, l.Key)
@@ -162,7 +229,7 @@ func (s Snapshot) ServerTiming() string {
 	b = AppendMillis(b, s.Render)
 	b = append(b, ", total;dur="...)
 	b = AppendMillis(b, s.Total)
-	return string(b)
+	return b
 }
 
 // appendDesc copies s into a quoted-string, dropping quotes and backslashes
