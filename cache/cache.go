@@ -128,15 +128,21 @@ func ParseMode(s string, def Mode) (Mode, error) {
 	return ModeNone, fmt.Errorf("unknown cache mode %q: valid values are %s", s, ValidModeValues)
 }
 
-type modeKey struct{}
+type contextKey struct{ name string }
+
+// ModeContextKey is the context key under which WithMode stores the mode.
+// Use WithMode and ModeFrom; the key is exported for a server that keeps
+// several per-request values in one context of its own, as chi does with
+// its RouteCtxKey, to spare an allocation per value on every request.
+var ModeContextKey = &contextKey{"cache mode"}
 
 // WithMode returns a context carrying the request's cache mode.
 func WithMode(ctx context.Context, m Mode) context.Context {
-	return context.WithValue(ctx, modeKey{}, m)
+	return context.WithValue(ctx, ModeContextKey, m)
 }
 
 // ModeFrom returns the mode stored by WithMode, or ModeNone.
 func ModeFrom(ctx context.Context) Mode {
-	m, _ := ctx.Value(modeKey{}).(Mode)
+	m, _ := ctx.Value(ModeContextKey).(Mode)
 	return m
 }

@@ -76,6 +76,7 @@ type Server struct {
 	categories sync.Map
 	started    time.Time
 	handler    http.Handler
+	mux        *chi.Mux // the router inside handler, named in every request's routing context
 }
 
 // NewServer builds the server once: templates are parsed here, not per
@@ -121,9 +122,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // a goroutine when several instances share one Redis.
 func (s *Server) Listen(ctx context.Context) { s.inval.Listen(ctx) }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
 // redisLabel is the Redis mode's display name.
 func (s *Server) redisLabel() string {
 	if s.cfg.RedisEmbedded {
@@ -134,6 +132,7 @@ func (s *Server) redisLabel() string {
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
+	s.mux = r
 	// HEAD is answered by the GET handlers (writeEntry sends no body).
 	r.Use(s.recoverer, securityHeaders, middleware.GetHead)
 	r.Method(http.MethodGet, "/static/*", s.assets)
