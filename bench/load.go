@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http/httputil"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -404,7 +405,11 @@ func runLoad(ctx context.Context, t target, conns int, warm, dur time.Duration, 
 	runtime.GC()
 	for _, w := range ws {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctl) }()
+		go func() {
+			defer wg.Done()
+			// The client's share of a -cpuprofile, per target.
+			pprof.Do(ctx, pprof.Labels("client", t.path+" "+t.addr), func(context.Context) { w.run(ctl) })
+		}()
 	}
 	sum := func() int64 {
 		var n int64
