@@ -55,6 +55,12 @@ type RenderReq struct {
 	s    *Server
 	tmpl *template.Template
 	page string
+	// out is the buffer the running template writes to. Fragments append
+	// their markup to it directly and return nothing, which text/template
+	// allows because it writes each action's output as it goes: a page's
+	// fragments are then never copied into strings and back. nil (a
+	// fragment called outside a render) returns the markup instead.
+	out *bytes.Buffer
 
 	mu     sync.Mutex
 	bypass []bypassSum
@@ -102,10 +108,12 @@ func (s *Server) fragKey(name, key string) string {
 }
 
 // fragment is the template function. Cache failures fall back to rendering.
+// Fragments appear in HTML text, where their markup is inserted as is.
 func fragment(rr *RenderReq, name, key string, data any) (template.HTML, error) {
 	if rr == nil || rr.tmpl == nil {
 		return "", fmt.Errorf("fragment %q: $.Req is not set", name)
 	}
+	out, own := rr.sink()
 	ctx := rr.ctx
 	mode := cache.ModeFrom(ctx)
 	tr := trace.From(ctx)
@@ -113,34 +121,53 @@ func fragment(rr *RenderReq, name, key string, data any) (template.HTML, error) 
 		// No cache is consulted, so there is no lookup to record one by
 		// one: renders are summed per fragment and recorded once.
 		t0 := time.Now()
-		out, err := rr.exec(name, data)
+		err := rr.execInto(out, name, data)
 		rr.bypassed(name, time.Since(t0))
-		return out, err
+		return result(out, own), err
 	}
 	c, _ := rr.s.backend(mode)
 	full := rr.s.fragKey(name, key)
 	t0 := time.Now()
 	v, found, err := c.Get(ctx, full)
 	if err == nil && found {
+		out.Write(v)
 		tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: full, Outcome: trace.Hit, Dur: time.Since(t0)})
-		return template.HTML(v), nil
+		return result(out, own), nil
 	}
 	outcome := trace.Miss
 	if err != nil {
 		outcome = trace.Error
 	}
-	out, rerr := rr.exec(name, data)
-	if rerr != nil {
+	start := out.Len()
+	if rerr := rr.execInto(out, name, data); rerr != nil {
 		return "", rerr
 	}
 	if err == nil {
 		ttl := fragmentTTLs[name]
-		if serr := c.Set(ctx, full, []byte(out), ttl); serr != nil {
+		if serr := c.Set(ctx, full, bytes.Clone(out.Bytes()[start:]), ttl); serr != nil {
 			outcome = trace.Error
 		}
 	}
 	tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: full, Outcome: outcome, Dur: time.Since(t0)})
-	return out, nil
+	return result(out, own), nil
+}
+
+// sink returns where a fragment writes: the running template's output, or
+// a buffer of its own (own) outside a render.
+func (rr *RenderReq) sink() (out *bytes.Buffer, own bool) {
+	if rr.out != nil {
+		return rr.out, false
+	}
+	return new(bytes.Buffer), true
+}
+
+// result is what the template function returns after writing into out:
+// nothing when out is the running template's output, else the markup.
+func result(out *bytes.Buffer, own bool) template.HTML {
+	if own {
+		return template.HTML(out.String())
+	}
+	return ""
 }
 
 // Keyed is an item of fragmentEach: it names its own cache key.
@@ -163,27 +190,28 @@ func fragmentEach(rr *RenderReq, name string, items any) (template.HTML, error) 
 	}
 	n := v.Len()
 	data := make([]any, n)
-	keys := make([]string, n)
 	for i := range n {
 		data[i] = v.Index(i).Interface()
-		k, ok := data[i].(Keyed)
-		if !ok {
+		if _, ok := data[i].(Keyed); !ok {
 			return "", fmt.Errorf("fragmentEach %q: %T has no CacheKey method", name, data[i])
 		}
-		keys[i] = rr.s.fragKey(name, k.CacheKey())
 	}
+	out, own := rr.sink()
 	ctx := rr.ctx
 	mode := cache.ModeFrom(ctx)
-	var buf bytes.Buffer
 	if mode == cache.ModeNone {
 		t0 := time.Now()
 		for _, d := range data {
-			if err := rr.execTo(&buf, name, d); err != nil {
+			if err := rr.execInto(out, name, d); err != nil {
 				return "", err
 			}
 		}
 		rr.bypassedN(name, n, time.Since(t0))
-		return template.HTML(buf.String()), nil
+		return result(out, own), nil
+	}
+	keys := make([]string, n)
+	for i, d := range data {
+		keys[i] = rr.s.fragKey(name, d.(Keyed).CacheKey())
 	}
 	c, _ := rr.s.backend(mode)
 	tr := trace.From(ctx)
@@ -196,45 +224,40 @@ func fragmentEach(rr *RenderReq, name string, items any) (template.HTML, error) 
 	per := batch / time.Duration(max(n, 1))
 	for i, d := range data {
 		if err == nil && vals[i] != nil {
-			buf.Write(vals[i])
+			out.Write(vals[i])
 			tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: keys[i], Outcome: trace.Hit, Dur: per})
 			continue
 		}
 		t1 := time.Now()
-		start := buf.Len()
-		if rerr := rr.execTo(&buf, name, d); rerr != nil {
+		start := out.Len()
+		if rerr := rr.execInto(out, name, d); rerr != nil {
 			return "", rerr
 		}
 		outcome := trace.Miss
 		if err != nil {
 			outcome = trace.Error
-		} else if serr := c.Set(ctx, keys[i], bytes.Clone(buf.Bytes()[start:]), fragmentTTLs[name]); serr != nil {
+		} else if serr := c.Set(ctx, keys[i], bytes.Clone(out.Bytes()[start:]), fragmentTTLs[name]); serr != nil {
 			outcome = trace.Error
 		}
 		tr.Cache(trace.Lookup{Layer: "frag", Backend: c.Name(), Key: keys[i], Outcome: outcome, Dur: per + time.Since(t1)})
 	}
-	return template.HTML(buf.String()), nil
+	return result(out, own), nil
 }
 
-// execTo renders a sub-template of the running set into buf.
-func (rr *RenderReq) execTo(buf *bytes.Buffer, name string, data any) error {
-	return rr.tmpl.ExecuteTemplate(buf, name, data)
-}
-
-// exec renders a sub-template of the running set. A Loader is loaded first.
-func (rr *RenderReq) exec(name string, data any) (template.HTML, error) {
+// execInto renders a sub-template of the running set onto the end of buf,
+// where fragments nested in it write too. A Loader is loaded first.
+func (rr *RenderReq) execInto(buf *bytes.Buffer, name string, data any) error {
 	if l, ok := data.(Loader); ok {
 		d, err := l.Load(rr.ctx)
 		if err != nil {
-			return "", err
+			return err
 		}
 		data = d
 	}
-	var buf bytes.Buffer
-	if err := rr.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
-		return "", err
-	}
-	return template.HTML(buf.String()), nil
+	prev := rr.out
+	rr.out = buf
+	defer func() { rr.out = prev }()
+	return rr.tmpl.ExecuteTemplate(buf, name, data)
 }
 
 // KeyPart is one component of an explained cache key.

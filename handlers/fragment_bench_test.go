@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -54,11 +55,15 @@ func BenchmarkFragmentHit(b *testing.B) {
 	rr := s.newRenderReq(ctx, "list")
 	rr.tmpl = t
 	row := rowOf(models.Product{ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: 49399, Stock: 3, Version: 1})
+	// As inside a page render: the fragment writes into the page's buffer.
+	var page bytes.Buffer
+	rr.out = &page
 	if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
+		page.Reset()
 		if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil {
 			b.Fatal(err)
 		}
@@ -79,8 +84,11 @@ func BenchmarkFragmentRender(b *testing.B) {
 	rr := s.newRenderReq(ctx, "list")
 	rr.tmpl = t
 	row := rowOf(models.Product{ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: 49399, Stock: 3, Version: 1})
+	var page bytes.Buffer
+	rr.out = &page
 	b.ReportAllocs()
 	for b.Loop() {
+		page.Reset()
 		if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil {
 			b.Fatal(err)
 		}
