@@ -173,24 +173,19 @@ type listData struct {
 	// TableKey names the table fragment by page and a digest of the ids
 	// and versions it shows: an edit changes only the tables that
 	// contain the edited product.
-	TableKey  string
-	Products  []productRow
-	Total     int64
-	Page      int
-	PerPage   int
-	LastPage  int
-	First     int64
-	Last      int64
-	PageLinks []pageLink
-	PrevURL   string
-	NextURL   string
-}
-
-type pageLink struct {
-	N       int
-	URL     string
-	Current bool
-	Gap     bool
+	TableKey string
+	Products []productRow
+	Total    int64
+	Page     int
+	PerPage  int
+	LastPage int
+	First    int64
+	Last     int64
+	// Pager is the pager's list items, built in Go (appendPager): as a
+	// template range they cost four escaped actions per link.
+	Pager   template.HTML
+	PrevURL string
+	NextURL string
 }
 
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
@@ -211,7 +206,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 		if len(ps) > 0 {
 			d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
 		}
-		d.PageLinks = pageLinks(page, last, perPage)
+		d.Pager = template.HTML(appendPager(nil, page, last, perPage))
 		if page > 1 {
 			d.PrevURL = listURL(page-1, perPage)
 		}
@@ -265,21 +260,29 @@ func listURL(page, perPage int) string {
 	return u
 }
 
-// pageLinks returns first, last, and a window around the current page.
-func pageLinks(page, last, perPage int) []pageLink {
-	var out []pageLink
+// appendPager appends the pager's list items: the first and last pages
+// and a window around the current one, with gaps between.
+func appendPager(b []byte, page, last, perPage int) []byte {
 	prev := 0
 	for n := 1; n <= last; n++ {
 		if n != 1 && n != last && (n < page-2 || n > page+2) {
 			continue
 		}
 		if prev != 0 && n != prev+1 {
-			out = append(out, pageLink{Gap: true})
+			b = append(b, `<li class="gap">…</li>`...)
 		}
-		out = append(out, pageLink{N: n, URL: listURL(n, perPage), Current: n == page})
+		b = append(b, `<li><a href="`...)
+		b = appendEscaped(b, listURL(n, perPage))
+		b = append(b, '"')
+		if n == page {
+			b = append(b, ` aria-current="page"`...)
+		}
+		b = append(b, '>')
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, `</a></li>`...)
 		prev = n
 	}
-	return out
+	return b
 }
 
 type detailData struct {

@@ -153,6 +153,10 @@ func (ps *pageSet) render(name string, data any) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Grow(16 << 10)
+	if ld, ok := data.(layoutData); ok {
+		ld.Req.out = &buf
+		defer func() { ld.Req.out = nil }()
+	}
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
@@ -180,22 +184,20 @@ func splitSlot(body []byte) ([]byte, int) {
 // every request to the same URL in the same mode, because whole pages are
 // cached; per-request markup goes in the slot.
 type layoutData struct {
-	Title      string
-	Section    string
-	Mode       cache.Mode
-	ModeLabel  string
-	ModeLinks  []modeLink
+	Title     string
+	Section   string
+	Mode      cache.Mode
+	ModeLabel string
+	// ModeSwitch is the mode switch's list items, built in Go (modeSwitch)
+	// because they are on every page: as a template range they were a
+	// sixth of an uncached page's template work.
+	ModeSwitch template.HTML
+	// FooterKey is the footer fragment's key: the mode and its label.
+	FooterKey  string
 	RedisLabel string
 	Content    any
 	// Req is the render's context for {{fragment}}; never printed.
 	Req *RenderReq
-}
-
-type modeLink struct {
-	Mode    string
-	Label   string
-	URL     string
-	Current bool
 }
 
 // layout builds the layout data for the request's URL and mode. The mode
@@ -203,23 +205,55 @@ type modeLink struct {
 // stays on the same page.
 func (s *Server) layout(r *http.Request, title, section string, content any) layoutData {
 	mode := cache.ModeFrom(r.Context())
-	q := r.URL.Query()
-	q.Del("cache")
 	d := layoutData{Title: title, Section: section, Mode: mode, RedisLabel: s.redisLabel(), Content: content}
 	d.ModeLabel = mode.Label()
 	if mode == cache.ModeRedis {
 		d.ModeLabel = s.redisLabel()
 	}
+	d.FooterKey = mode.String() + ":" + d.ModeLabel
+	d.ModeSwitch = template.HTML(s.modeSwitch(nil, r, mode))
+	return d
+}
+
+// modeSwitch appends the mode switch's list items: a link per mode to this
+// page with cache= set, the current one marked.
+func (s *Server) modeSwitch(b []byte, r *http.Request, mode cache.Mode) []byte {
+	// From the URL itself, not r.Form: a handler may hand over a copy of
+	// the request with parameters removed from its URL.
+	rest := r.URL.Query()
+	rest.Del("cache")
+	// The escaped path, and never one a browser would read as another
+	// host ("//host/..." is protocol-relative).
+	path := r.URL.EscapedPath()
+	if strings.HasPrefix(path, "//") {
+		path = "/." + path
+	}
+	if path == "" {
+		path = "/"
+	}
 	for _, m := range cache.Modes {
-		q.Set("cache", m.String())
 		label := m.Label()
 		if m == cache.ModeRedis {
 			label = s.redisLabel()
 		}
-		d.ModeLinks = append(d.ModeLinks, modeLink{Mode: m.String(), Label: label,
-			URL: r.URL.Path + "?" + q.Encode(), Current: m == mode})
+		rest.Set("cache", m.String())
+		b = append(b, `<li><a class="mode-link mode-link-`...)
+		b = append(b, m.String()...)
+		b = append(b, `" href="`...)
+		b = appendEscaped(b, path)
+		b = append(b, '?')
+		b = appendEscaped(b, rest.Encode())
+		b = append(b, `" data-mode="`...)
+		b = append(b, m.String()...)
+		b = append(b, '"')
+		if m == mode {
+			b = append(b, ` aria-current="true"`...)
+		}
+		b = append(b, '>')
+		b = appendEscaped(b, label)
+		b = append(b, "</a></li>\n      "...)
 	}
-	return d
+	return b
 }
 
 func (s *Server) funcs() template.FuncMap {
