@@ -121,7 +121,7 @@ func (s *Server) serveAPIList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), s.listSpec("api-list", page, perPage, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
+	sv, err := s.fetch(r.Context(), s.listSpec("api-list", page, perPage, true, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
 		out := apiList{Products: make([]apiProduct, len(ps)), Page: page, PerPage: perPage,
 			Total: total, LastPage: last, BuiltAt: time.Now().UTC()}
 		for i, p := range ps {

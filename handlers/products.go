@@ -193,7 +193,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), s.listSpec("list", page, perPage, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
+	sv, err := s.fetch(r.Context(), s.listSpec("list", page, perPage, false, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
 		rr := s.newRenderReq(ctx, "list")
 		d := listData{Req: rr, Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
 		h := fnv.New64a()
@@ -227,8 +227,8 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 // listSpec is the cache spec of a page of the catalogue (HTML or JSON):
 // every list shares the list generation. render gets the total, the last
 // page and the page's products, loaded only on a miss; a page past the end
-// is a 400.
-func (s *Server) listSpec(name string, page, perPage int,
+// is a 400. The products carry UpdatedAt only when updated is set.
+func (s *Server) listSpec(name string, page, perPage int, updated bool,
 	render func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error)) pageSpec {
 	return pageSpec{
 		Page: name,
@@ -243,7 +243,11 @@ func (s *Server) listSpec(name string, page, perPage int,
 			if page > last {
 				return nil, errBadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, page))
 			}
-			ps, err := s.store.List(ctx, (page-1)*perPage, perPage)
+			list := s.store.List
+			if updated {
+				list = s.store.ListWithUpdated
+			}
+			ps, err := list(ctx, (page-1)*perPage, perPage)
 			if err != nil {
 				return nil, err
 			}

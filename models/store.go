@@ -22,7 +22,8 @@ type Store struct {
 	db *gorm.DB
 
 	listOnce sync.Once
-	list     *sql.Stmt
+	list     *sql.Stmt // List
+	listUpd  *sql.Stmt // ListWithUpdated
 	count    *sql.Stmt
 	listErr  error
 }
@@ -37,7 +38,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("create database folder: %w", err)
 		}
 	}
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate&cache=private"
+	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_synchronous=NORMAL&_foreign_keys=on&_txlock=immediate&cache=private&_mutex=no"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
 		PrepareStmt:            true,
 		SkipDefaultTransaction: true,
@@ -68,7 +69,7 @@ func (s *Store) DB() *gorm.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.list, s.count} {
+	for _, st := range []*sql.Stmt{s.list, s.listUpd, s.count} {
 		if st != nil {
 			_ = st.Close()
 		}
@@ -136,14 +137,27 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 }
 
 // List returns limit products ordered by id, starting after offset rows,
-// without Description and CreatedAt, which no list shows. It is the hot
-// query of an uncached list page, so it skips gorm's reflection and scans
-// only the needed columns from a prepared statement: each column read is
-// a cgo call into SQLite.
+// with the columns the list page shows: Description, CreatedAt and
+// UpdatedAt are left zero. It is the hot query of an uncached list page,
+// so it skips gorm's reflection and scans from a prepared statement, and
+// it reads no column it does not need: each column costs cgo calls into
+// SQLite, and a timestamp a parse.
 func (s *Store) List(ctx context.Context, offset, limit int) ([]Product, error) {
-	stmt, err := s.listStmt()
-	if err != nil {
+	return s.listPage(ctx, offset, limit, false)
+}
+
+// ListWithUpdated is List with UpdatedAt, for the JSON list.
+func (s *Store) ListWithUpdated(ctx context.Context, offset, limit int) ([]Product, error) {
+	return s.listPage(ctx, offset, limit, true)
+}
+
+func (s *Store) listPage(ctx context.Context, offset, limit int, updated bool) ([]Product, error) {
+	if _, err := s.listStmt(); err != nil {
 		return nil, err
+	}
+	stmt := s.list
+	if updated {
+		stmt = s.listUpd
 	}
 	t0 := time.Now()
 	defer func() { trace.From(ctx).DB(time.Since(t0)) }()
@@ -155,7 +169,12 @@ func (s *Store) List(ctx context.Context, offset, limit int) ([]Product, error) 
 	ps := make([]Product, 0, limit)
 	for rows.Next() {
 		var p Product
-		if err := rows.Scan(&p.ID, &p.Name, &p.Category, &p.Price, &p.Stock, &p.Version, &p.UpdatedAt); err != nil {
+		if updated {
+			err = rows.Scan(&p.ID, &p.Name, &p.Category, &p.Price, &p.Stock, &p.Version, &p.UpdatedAt)
+		} else {
+			err = rows.Scan(&p.ID, &p.Name, &p.Category, &p.Price, &p.Stock, &p.Version)
+		}
+		if err != nil {
 			return nil, err
 		}
 		ps = append(ps, p)
@@ -167,7 +186,11 @@ func (s *Store) listStmt() (*sql.Stmt, error) {
 	s.listOnce.Do(func() {
 		var db *sql.DB
 		if db, s.listErr = s.db.DB(); s.listErr == nil {
-			s.list, s.listErr = db.Prepare(`SELECT id, name, category, price, stock, version, updated_at
+			s.list, s.listErr = db.Prepare(`SELECT id, name, category, price, stock, version
+				FROM products ORDER BY id LIMIT ? OFFSET ?`)
+		}
+		if s.listErr == nil {
+			s.listUpd, s.listErr = db.Prepare(`SELECT id, name, category, price, stock, version, updated_at
 				FROM products ORDER BY id LIMIT ? OFFSET ?`)
 		}
 		if s.listErr == nil {
