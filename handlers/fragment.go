@@ -179,7 +179,8 @@ type Keyed interface {
 // fragmentEach is {{fragmentEach $.Req "product-row" .Products}}: the
 // fragment of every item of a slice, each cached under its own key, looked
 // up together in one round trip (MGET) and called from the template once
-// instead of once per item.
+// instead of once per item. In mode none a template named name+" each",
+// when the set defines one, renders all the items in one execution.
 func fragmentEach(rr *RenderReq, name string, items any) (template.HTML, error) {
 	if rr == nil || rr.tmpl == nil {
 		return "", fmt.Errorf("fragmentEach %q: $.Req is not set", name)
@@ -201,9 +202,16 @@ func fragmentEach(rr *RenderReq, name string, items any) (template.HTML, error) 
 	mode := cache.ModeFrom(ctx)
 	if mode == cache.ModeNone {
 		t0 := time.Now()
-		for _, d := range data {
-			if err := rr.execInto(out, name, d); err != nil {
+		if rr.tmpl.Lookup(name+" each") != nil {
+			// One execution ranges over all the items.
+			if err := rr.execInto(out, name+" each", items); err != nil {
 				return "", err
+			}
+		} else {
+			for _, d := range data {
+				if err := rr.execInto(out, name, d); err != nil {
+					return "", err
+				}
 			}
 		}
 		rr.bypassedN(name, n, time.Since(t0))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -296,4 +297,58 @@ func TestCacheKeyExplainer(t *testing.T) {
 	if res := a.get("/api/cache-key?key="); res.Status != 400 || !strings.Contains(res.Header.Get("Content-Type"), "json") {
 		t.Errorf("empty key: got %d %s, want a 400 JSON error", res.Status, res.Header.Get("Content-Type"))
 	}
+}
+
+// TestModesRenderSameMarkup: a page is the same markup however it was
+// obtained (built with no cache, built from fragments, stored whole in
+// either backend, rebuilt from cached fragments); only the per-request bar
+// and trace and the mode-specific parts of the layout differ.
+func TestModesRenderSameMarkup(t *testing.T) {
+	a := newApp(t)
+	frag := newApp(t, func(c *handlers.ServerConfig) { c.NoPageCache = true })
+	perRequest := regexp.MustCompile(`(?s)<section class="reqbar.*?</details>`)
+	// What depends on the mode by design: the body class, the current
+	// link of the mode switch, the footer's mode name.
+	modeParts := regexp.MustCompile(`<body class="mode-\w+">|<strong class="mode-name">[^<]*</strong>`)
+	norm := func(body string) string {
+		body = strings.ReplaceAll(perRequest.ReplaceAllString(body, ""), ` aria-current="true"`, "")
+		return modeParts.ReplaceAllString(body, "MODE")
+	}
+	for _, path := range []string{"/products?page=3", "/products?page=50&per_page=20", "/products/17", "/"} {
+		var want, wantFrom string
+		check := func(from, body string) {
+			t.Helper()
+			got := norm(body)
+			if want == "" {
+				want, wantFrom = got, from
+				return
+			}
+			if got != want {
+				t.Errorf("GET %s: the markup %s differs from %s:\n%s", path, from, wantFrom, firstDiff(got, want))
+			}
+		}
+		for _, mode := range []string{"none", "memory", "redis"} {
+			for i := range 2 { // a miss, then a hit
+				r := a.get(path, "Cookie", "cache_mode="+mode)
+				if r.Status != 200 {
+					t.Fatalf("GET %s (%s): status %d", path, mode, r.Status)
+				}
+				check(mode+" "+r.Header.Get("X-Cache")+" #"+strconv.Itoa(i+1), r.Body)
+			}
+			for range 2 { // fragments cold, then hot
+				r := frag.get(path, "Cookie", "cache_mode="+mode)
+				check(mode+" page cache off", r.Body)
+			}
+		}
+	}
+}
+
+// firstDiff shows where two strings start to differ.
+func firstDiff(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	lo := max(i-80, 0)
+	return "got  …" + a[lo:min(i+80, len(a))] + "…\nwant …" + b[lo:min(i+80, len(b))] + "…"
 }

@@ -184,8 +184,13 @@ func splitSlot(body []byte) ([]byte, int) {
 // every request to the same URL in the same mode, because whole pages are
 // cached; per-request markup goes in the slot.
 type layoutData struct {
-	Title     string
-	Section   string
+	Title   string
+	Section string
+	// Nav marks the current section for the navigation fragment: field
+	// tests there instead of eight calls of eq on every uncached page.
+	Nav navSection
+	// Head is the layout's stylesheet, icon and script tags (headLinks).
+	Head      template.HTML
 	Mode      cache.Mode
 	ModeLabel string
 	// ModeSwitch is the mode switch's list items, built in Go (modeSwitch)
@@ -211,8 +216,63 @@ func (s *Server) layout(r *http.Request, title, section string, content any) lay
 		d.ModeLabel = s.redisLabel()
 	}
 	d.FooterKey = mode.String() + ":" + d.ModeLabel
+	d.Nav = navSectionOf(section)
+	d.Head = s.headLinks()
 	d.ModeSwitch = template.HTML(s.modeSwitch(nil, r, mode))
 	return d
+}
+
+// navSection says which section of the navigation is current.
+type navSection struct {
+	Products, Compare, Benchmark, Weather, Stats, HTTP, Stampede, Faults bool
+}
+
+func navSectionOf(section string) navSection {
+	var n navSection
+	switch section {
+	case "products":
+		n.Products = true
+	case "compare":
+		n.Compare = true
+	case "benchmark":
+		n.Benchmark = true
+	case "weather":
+		n.Weather = true
+	case "stats":
+		n.Stats = true
+	case "http":
+		n.HTTP = true
+	case "stampede":
+		n.Stampede = true
+	case "faults":
+		n.Faults = true
+	}
+	return n
+}
+
+// headLinks returns the layout's asset tags. Their URLs carry content
+// hashes that only change when the files do, so the tags are made once
+// (on every call with -dev, where files change under a running server):
+// three {{static}} calls with their URL escaping were a dozen reflective
+// calls on every uncached page.
+func (s *Server) headLinks() template.HTML {
+	if !s.cfg.Dev {
+		s.headOnce.Do(func() { s.head = s.makeHeadLinks() })
+		return s.head
+	}
+	return s.makeHeadLinks()
+}
+
+func (s *Server) makeHeadLinks() template.HTML {
+	var b []byte
+	b = append(b, `<link rel="stylesheet" href="`...)
+	b = appendEscaped(b, s.assets.URL("style.css"))
+	b = append(b, "\">\n"+`<link rel="icon" href="`...)
+	b = appendEscaped(b, s.assets.URL("favicon.svg"))
+	b = append(b, "\" type=\"image/svg+xml\">\n"+`<script src="`...)
+	b = appendEscaped(b, s.assets.URL("app.js"))
+	b = append(b, `" defer></script>`...)
+	return template.HTML(b)
 }
 
 // modeSwitch appends the mode switch's list items: a link per mode to this

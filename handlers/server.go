@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -77,6 +78,8 @@ type Server struct {
 	started    time.Time
 	handler    http.Handler
 	mux        *chi.Mux // the router inside handler, named in every request's routing context
+	headOnce   sync.Once
+	head       template.HTML // headLinks, made once
 }
 
 // NewServer builds the server once: templates are parsed here, not per
