@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -247,7 +248,19 @@ func bench(ctx context.Context, o options, p *progress) error {
 		}
 	}
 
-	rows := plan(app.addr, slowApp.addr, fragApp.addr, raw.addr, rawGet.addr, rs.label)
+	// The bar and trace panel of the probed hit mark where its slot was.
+	slotStart := bytes.Index(rawBody, []byte(`<section class="reqbar`))
+	slotEnd := bytes.Index(rawBody, []byte(`</details>`)) + len(`</details>`)
+	if slotStart < 0 || slotEnd < slotStart {
+		return fmt.Errorf("GET %s: no request bar found in the memory hit's body", listPath)
+	}
+	rawHit, err := serve("rawhit", rawHitHandler(lp.header, rawBody, slotStart, slotEnd), &w.logs)
+	if err != nil {
+		return err
+	}
+	defer rawHit.close()
+
+	rows := plan(app.addr, slowApp.addr, fragApp.addr, raw.addr, rawGet.addr, rawHit.addr, rs.label)
 	if err := selectRows(rows, o.only); err != nil {
 		return err
 	}

@@ -47,10 +47,12 @@ type row struct {
 	problems []string
 }
 
-func plan(app, slowApp, fragApp, raw, rawGet, redisLabel string) []*row {
+func plan(app, slowApp, fragApp, raw, rawGet, rawHit, redisLabel string) []*row {
 	rows := []*row{
 		{id: "raw", group: "raw", name: "raw net/http handler, fixed bytes", mode: "—",
 			t: target{addr: raw, path: "/"}},
+		{id: "rawhit", group: "raw", name: "raw handler sending a memory hit's headers, bar spliced in", mode: "—",
+			t: target{addr: rawHit, path: "/", wantXCache: "HIT", wantMode: "memory"}},
 		{id: "rawget", group: "raw", name: "raw handler + one go-redis GET of the same bytes", mode: redisLabel,
 			t: target{addr: rawGet, path: "/"}, vsRawGet: true},
 	}

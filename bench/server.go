@@ -213,6 +213,36 @@ func rawHandler(body []byte) http.Handler {
 	})
 }
 
+// rawHitHandler is the floor of any page hit that carries per-request
+// markup: net/http writing the exact headers a memory hit sends (fixed
+// values, set without allocating) and the stored body with the bar of one
+// real response spliced back in through a pooled buffer, as the workshop's
+// writer does. No routing, no lookup, no trace, no formatting: what a hit
+// costs beyond this row is the workshop's own work.
+func rawHitHandler(hdr http.Header, body []byte, slotStart, slotEnd int) http.Handler {
+	shared := make(map[string][]string, len(hdr))
+	for k, v := range hdr {
+		if k != "Date" && k != "Content-Length" {
+			shared[k] = v
+		}
+	}
+	cl := []string{strconv.Itoa(len(body))}
+	prefix, slot, suffix := body[:slotStart], body[slotStart:slotEnd], body[slotEnd:]
+	bufs := sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for k, v := range shared {
+			h[k] = v
+		}
+		h["Content-Length"] = cl
+		bp := bufs.Get().(*[]byte)
+		out := append(append(append((*bp)[:0], prefix...), slot...), suffix...)
+		_, _ = w.Write(out)
+		*bp = out
+		bufs.Put(bp)
+	})
+}
+
 // rawRedisHandler is the Redis-hit reference: one go-redis GET of the same
 // bytes, written as they come.
 func rawRedisHandler(rdb *redis.Client, key string) http.Handler {
