@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,40 +28,43 @@ type Gens interface {
 
 // MemoryGens keeps generations in process memory. They are never evicted:
 // losing a counter could resurrect entries built under an old value.
+//
+// Every cached read looks its generations up, from every core at once, so
+// reads take no lock and write nothing shared: a sync.Map of counters,
+// whose keys are stable after their first bump. A bump of several names
+// is not atomic as a whole, and need not be: a reader that sees any of
+// them old builds an entry that later readers reject.
 type MemoryGens struct {
-	mu sync.RWMutex
-	m  map[string]int64
+	m sync.Map // name → *atomic.Int64
 }
 
 var _ Gens = (*MemoryGens)(nil)
 
 // NewMemoryGens returns an empty set; every generation starts at 1.
-func NewMemoryGens() *MemoryGens { return &MemoryGens{m: make(map[string]int64)} }
+func NewMemoryGens() *MemoryGens { return &MemoryGens{} }
 
 // Get implements Gens.
 func (g *MemoryGens) Get(_ context.Context, names []string, out []int64) error {
-	g.mu.RLock()
 	for i, n := range names {
-		v := g.m[n]
-		if v == 0 {
-			v = 1
+		out[i] = 1
+		if c, ok := g.m.Load(n); ok {
+			out[i] = c.(*atomic.Int64).Load()
 		}
-		out[i] = v
 	}
-	g.mu.RUnlock()
 	return nil
 }
 
 // Bump implements Gens.
 func (g *MemoryGens) Bump(_ context.Context, names ...string) error {
-	g.mu.Lock()
 	for _, n := range names {
-		if g.m[n] == 0 {
-			g.m[n] = 1
+		c, ok := g.m.Load(n)
+		if !ok {
+			fresh := new(atomic.Int64)
+			fresh.Store(1)
+			c, _ = g.m.LoadOrStore(n, fresh)
 		}
-		g.m[n]++
+		c.(*atomic.Int64).Add(1)
 	}
-	g.mu.Unlock()
 	return nil
 }
 

@@ -90,7 +90,11 @@ func (m *Memory) getLocked(key string) ([]byte, bool) {
 		m.removeLocked(e)
 		return nil, false
 	}
-	m.moveToFront(e)
+	// The hottest entry is usually at the front already: leaving it there
+	// spares every hit on it four pointer writes that other cores read.
+	if m.head.next != e {
+		m.moveToFront(e)
+	}
 	return e.value, true
 }
 

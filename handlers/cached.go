@@ -38,6 +38,7 @@ type served struct {
 	waited  time.Duration
 	stored  bool
 	notices []string
+	gens    [4]int64 // backing for the generations read, in the same allocation
 }
 
 // backend returns the cache and generation store of a mode.
@@ -86,10 +87,9 @@ func (s *Server) fetch(ctx context.Context, spec pageSpec) (*served, error) {
 		sv.backend = s.redisLabel()
 	}
 	key := s.pageKey(spec)
-	var buf [4]int64
-	gv := buf[:0]
-	if len(spec.Gens) <= len(buf) {
-		gv = buf[:len(spec.Gens)]
+	var gv []int64
+	if len(spec.Gens) <= len(sv.gens) {
+		gv = sv.gens[:len(spec.Gens)]
 	} else {
 		gv = make([]int64, len(spec.Gens))
 	}

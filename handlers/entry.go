@@ -64,7 +64,11 @@ func UnmarshalEntry(data []byte) (*Entry, error) {
 		return nil, errBadEntry
 	}
 	d := decoder{b: data[1:]}
-	e := &Entry{
+	// One allocation holds the entry and, for the usual few, its
+	// generations: this runs on every hit.
+	eg := new(entryWithGens)
+	e := &eg.e
+	*e = Entry{
 		Status:       int(d.uvarint()),
 		Slot:         int(d.varint()),
 		ContentType:  d.string(),
@@ -76,7 +80,12 @@ func UnmarshalEntry(data []byte) (*Entry, error) {
 		DBCount:      int(d.uvarint()),
 		Simulated:    time.Duration(d.varint()),
 	}
-	if n := d.uvarint(); n > 0 && n <= 16 {
+	if n := d.uvarint(); n > 0 && n <= uint64(len(eg.gens)) {
+		e.Gens = eg.gens[:n]
+		for i := range e.Gens {
+			e.Gens[i] = d.varint()
+		}
+	} else if n > 0 && n <= 16 {
 		e.Gens = make([]int64, n)
 		for i := range e.Gens {
 			e.Gens[i] = d.varint()
@@ -89,6 +98,11 @@ func UnmarshalEntry(data []byte) (*Entry, error) {
 	}
 	e.Body = d.b
 	return e, nil
+}
+
+type entryWithGens struct {
+	e    Entry
+	gens [4]int64
 }
 
 func appendString(b []byte, s string) []byte {

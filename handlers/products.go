@@ -224,6 +224,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listGens is every list's generations: shared, never modified.
+var listGens = []string{genList}
+
 // listSpec is the cache spec of a page of the catalogue (HTML or JSON):
 // every list shares the list generation. render gets the total, the last
 // page and the page's products, loaded only on a miss; a page past the end
@@ -233,7 +236,7 @@ func (s *Server) listSpec(name string, page, perPage int, updated bool,
 	return pageSpec{
 		Page: name,
 		Key:  "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage),
-		Gens: []string{genList},
+		Gens: listGens,
 		Build: func(ctx context.Context) (*Entry, error) {
 			total, err := s.store.Count(ctx)
 			if err != nil {

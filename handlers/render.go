@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"cacheworkshop/cache"
@@ -31,7 +31,14 @@ type pageSet struct {
 	dev   bool
 	funcs template.FuncMap
 
-	mu          sync.RWMutex
+	// parsed is replaced whole by parseAll and only read otherwise: every
+	// page hit reads a digest for its key, from every core, so reads take
+	// no lock.
+	parsed atomic.Pointer[parsedPages]
+}
+
+// parsedPages is one parse of every template, never modified.
+type parsedPages struct {
 	pages       map[string]*template.Template
 	digests     map[string]string
 	fragDigests map[string]string
@@ -101,17 +108,13 @@ func (ps *pageSet) parseAll() error {
 			fragDigests[ft.Name()] = hex.EncodeToString(sum[:4])
 		}
 	}
-	ps.mu.Lock()
-	ps.pages, ps.digests, ps.fragDigests = pages, digests, fragDigests
-	ps.mu.Unlock()
+	ps.parsed.Store(&parsedPages{pages: pages, digests: digests, fragDigests: fragDigests})
 	return nil
 }
 
 // fragDigest returns the digest of a named sub-template's source.
 func (ps *pageSet) fragDigest(name string) string {
-	ps.mu.RLock()
-	defer ps.mu.RUnlock()
-	return ps.fragDigests[name]
+	return ps.parsed.Load().fragDigests[name]
 }
 
 func (ps *pageSet) get(name string) (*template.Template, string, error) {
@@ -120,13 +123,12 @@ func (ps *pageSet) get(name string) (*template.Template, string, error) {
 			return nil, "", err
 		}
 	}
-	ps.mu.RLock()
-	defer ps.mu.RUnlock()
-	t, ok := ps.pages[name]
+	p := ps.parsed.Load()
+	t, ok := p.pages[name]
 	if !ok {
 		return nil, "", fmt.Errorf("no template %q", name)
 	}
-	return t, ps.digests[name], nil
+	return t, p.digests[name], nil
 }
 
 // digest returns the template digest of a page, for cache keys.
