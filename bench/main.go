@@ -43,7 +43,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.DurationVar(&o.dur, "duration", 3*time.Second, "measured time per row")
+	flag.DurationVar(&o.dur, "duration", 4*time.Second, "measured time per row")
 	flag.DurationVar(&o.warm, "warmup", 500*time.Millisecond, "warm-up per row, not measured")
 	flag.IntVar(&o.conns, "conns", 16, "concurrent keep-alive connections")
 	flag.IntVar(&o.rounds, "rounds", 5, "rows take turns this many times, each measured for duration/rounds")
