@@ -83,6 +83,9 @@ type RedisGens struct {
 
 	mu      sync.Mutex
 	pending map[string]struct{}
+	// anyPending mirrors len(pending) > 0 so that every Redis read can
+	// skip the mutex when, as almost always, nothing waits.
+	anyPending atomic.Bool
 }
 
 var _ Gens = (*RedisGens)(nil)
@@ -193,6 +196,7 @@ func (g *RedisGens) Bump(ctx context.Context, names ...string) error {
 		for _, n := range names {
 			g.pending[n] = struct{}{}
 		}
+		g.anyPending.Store(true)
 		g.mu.Unlock()
 		return err
 	}
@@ -217,6 +221,9 @@ func (g *RedisGens) bump(ctx context.Context, names []string) error {
 
 // flush replays pending bumps. It is cheap when nothing is pending.
 func (g *RedisGens) flush(ctx context.Context) error {
+	if !g.anyPending.Load() {
+		return nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.pending) == 0 {
@@ -230,6 +237,7 @@ func (g *RedisGens) flush(ctx context.Context) error {
 		return fmt.Errorf("%d invalidations wait for Redis: %w", len(names), err)
 	}
 	clear(g.pending)
+	g.anyPending.Store(false)
 	return nil
 }
 

@@ -28,9 +28,11 @@ type Guard struct {
 	Threshold int
 	Cooldown  time.Duration
 
+	// failures and openUntil (unix nanoseconds) are read on every call
+	// without a lock; mu orders the rare updates made after a failure.
 	mu        sync.Mutex
-	failures  int
-	openUntil time.Time
+	failures  atomic.Int64
+	openUntil atomic.Int64
 
 	lastErr atomic.Value // string
 
@@ -59,10 +61,8 @@ type GuardState struct {
 
 // State reports the breaker and fault switches.
 func (g *Guard) State() GuardState {
-	g.mu.Lock()
-	open := time.Now().Before(g.openUntil)
-	f := g.failures
-	g.mu.Unlock()
+	open := time.Now().UnixNano() < g.openUntil.Load()
+	f := int(g.failures.Load())
 	st := GuardState{Open: open, Failures: f, Opens: g.opens.Load(), ShortCircuits: g.shortCircuits.Load(),
 		Failed: g.failed.Load(), FailAll: g.failAll.Load(), Latency: time.Duration(g.latency.Load())}
 	if e, ok := g.lastErr.Load().(string); ok {
@@ -92,13 +92,11 @@ func (g *Guard) before(ctx context.Context) error {
 		g.failed.Add(1)
 		return ErrFaultInjected
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	// Once the cooldown has passed, calls go through again (half-open):
 	// the first failure re-opens the breaker, the first success closes
 	// it. Letting every call through rather than a single probe matters:
 	// a new connection's handshake is itself a nested command.
-	if g.failures >= g.Threshold && time.Now().Before(g.openUntil) {
+	if g.failures.Load() >= int64(g.Threshold) && time.Now().UnixNano() < g.openUntil.Load() {
 		g.shortCircuits.Add(1)
 		return ErrCircuitOpen
 	}
@@ -112,20 +110,23 @@ func (g *Guard) after(err error) {
 		return // decided here, not by Redis
 	}
 	failed := err != nil && !errors.Is(err, redis.Nil) && isTransportError(err)
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	if !failed {
-		g.failures = 0
+		// The usual case writes nothing shared.
+		if g.failures.Load() != 0 {
+			g.failures.Store(0)
+		}
 		return
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.failed.Add(1)
 	g.lastErr.Store(err.Error())
-	g.failures++
-	if g.failures >= g.Threshold {
-		if !time.Now().Before(g.openUntil) {
+	if g.failures.Add(1) >= int64(g.Threshold) {
+		now := time.Now()
+		if now.UnixNano() >= g.openUntil.Load() {
 			g.opens.Add(1)
 		}
-		g.openUntil = time.Now().Add(g.Cooldown)
+		g.openUntil.Store(now.Add(g.Cooldown).UnixNano())
 	}
 }
 
