@@ -216,10 +216,10 @@ func bench(ctx context.Context, o options, p *progress) error {
 	}
 	defer raw.close()
 	const rawKey = "bench:raw-page"
-	if err := w.rdb.Set(ctx, rawKey, rawBody, 0).Err(); err != nil {
+	if err := w.rawRdb.Set(ctx, rawKey, rawBody, 0).Err(); err != nil {
 		return fmt.Errorf("store the raw page in Redis: %w", err)
 	}
-	rawGet, err := serve("rawget", rawRedisHandler(w.rdb, rawKey), &w.logs)
+	rawGet, err := serve("rawget", rawRedisHandler(w.rawRdb, rawKey), &w.logs)
 	if err != nil {
 		return err
 	}

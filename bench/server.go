@@ -95,8 +95,11 @@ func (s *served) close() {
 // workshop is the server under test, built in-process exactly as main.go
 // builds it, plus the instruments the table needs.
 type workshop struct {
-	store   *models.Store
-	rdb     *redis.Client
+	store *models.Store
+	rdb   *redis.Client
+	// rawRdb is the raw Redis handler's own client: the same settings and
+	// round-trip counter, without the workshop's circuit breaker hook.
+	rawRdb  *redis.Client
 	memory  *cache.Memory
 	redis   *cache.Redis
 	srv     *handlers.Server
@@ -141,10 +144,18 @@ func newWorkshop(ctx context.Context, dbPath string, rs *redisServer) (*workshop
 	if w.rdb, err = cache.NewRedisClient(rs.url); err != nil {
 		return nil, err
 	}
+	if w.rawRdb, err = cache.NewRedisClient(rs.url); err != nil {
+		return nil, err
+	}
+	// The counter is the outermost hook on both clients, so both count
+	// alike; the workshop's breaker (a Guard, as main.go installs) sits
+	// inside it on the workshop's client only.
 	w.rdb.AddHook(rtCounter{&w.redisRT})
+	w.rawRdb.AddHook(rtCounter{&w.redisRT})
 	log := slog.New(slog.NewTextHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w.memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20, DefaultTTL: 5 * time.Minute})
-	w.redis = cache.NewRedis(cache.RedisConfig{Client: w.rdb, DefaultTTL: 5 * time.Minute, Label: rs.label})
+	// With a Guard, as main.go builds it: its hook wraps every command.
+	w.redis = cache.NewRedis(cache.RedisConfig{Client: w.rdb, DefaultTTL: 5 * time.Minute, Label: rs.label, Guard: cache.NewGuard()})
 	cfg := handlers.ServerConfig{
 		Store: store, Memory: w.memory, Redis: w.redis, RedisEmbedded: rs.embedded,
 		DefaultMode: cache.ModeMemory, TTL: 5 * time.Minute,
@@ -176,6 +187,9 @@ func newWorkshop(ctx context.Context, dbPath string, rs *redisServer) (*workshop
 func (w *workshop) close() {
 	if w.cancel != nil {
 		w.cancel()
+	}
+	if w.rawRdb != nil {
+		_ = w.rawRdb.Close()
 	}
 	if w.rdb != nil {
 		_ = w.rdb.Close()
