@@ -99,7 +99,8 @@
     var tbody = document.createElement("tbody");
     entries.forEach(function (e) {
       var tr = document.createElement("tr");
-      var ms = e.duration.toFixed(2);
+      // As the server prints them: microseconds show below 10 ms.
+      var ms = e.duration.toFixed(e.duration < 10 ? 3 : 2);
       if (plain[e.name]) {
         cell(tr, e.name);
         cell(tr, plain[e.name]);

@@ -245,7 +245,9 @@ func appendDesc(b []byte, s string) []byte {
 	return b
 }
 
-// AppendMillis appends d in milliseconds with two decimals.
+// AppendMillis appends d in milliseconds: three decimals below 10 ms, so
+// a cache hit of a few microseconds reads as 0.012 rather than 0.01 (or a
+// suspicious 0.00), and two from 10 ms up, where microseconds are noise.
 func AppendMillis(b []byte, d time.Duration) []byte {
 	us := d.Microseconds()
 	if us < 0 {
@@ -253,9 +255,12 @@ func AppendMillis(b []byte, d time.Duration) []byte {
 	}
 	b = strconv.AppendInt(b, us/1000, 10)
 	b = append(b, '.')
-	frac := (us % 1000) / 10
-	b = append(b, byte('0'+frac/10), byte('0'+frac%10))
-	return b
+	frac := us % 1000
+	if us < 10_000 {
+		return append(b, byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	}
+	frac /= 10
+	return append(b, byte('0'+frac/10), byte('0'+frac%10))
 }
 
 // Millis formats d like AppendMillis.

@@ -23,10 +23,10 @@ func TestServerTiming(t *testing.T) {
 		t.Fatalf("Summary: got %d lookups, %d queries, want 3, 1", sum.Lookups, sum.DBCount)
 	}
 	got := string(tr.AppendServerTiming([]byte("prefix "), sum))
-	want := `prefix cache;desc="memory hit page:list:p=1";dur=1.50, ` +
-		`frag;desc="Redis waited x_y_z_";dur=0.02, ` +
-		`gen;desc="memory miss";dur=0.00, ` +
-		`db;desc="1 query";dur=2.00, sim;desc="simulated latency";dur=300.00, render;dur=0.25, total;dur=` +
+	want := `prefix cache;desc="memory hit page:list:p=1";dur=1.500, ` +
+		`frag;desc="Redis waited x_y_z_";dur=0.020, ` +
+		`gen;desc="memory miss";dur=0.000, ` +
+		`db;desc="1 query";dur=2.000, sim;desc="simulated latency";dur=300.00, render;dur=0.250, total;dur=` +
 		trace.Millis(sum.Total)
 	if got != want {
 		t.Errorf("AppendServerTiming:\ngot  %s\nwant %s", got, want)
@@ -51,7 +51,7 @@ func TestNilTrace(t *testing.T) {
 	if got := tr.Summary(); got != (trace.Summary{}) {
 		t.Errorf("nil Summary: got %+v, want zero", got)
 	}
-	if got, want := string(tr.AppendServerTiming(nil, trace.Summary{})), `db;desc="0 queries";dur=0.00, render;dur=0.00, total;dur=0.00`; got != want {
+	if got, want := string(tr.AppendServerTiming(nil, trace.Summary{})), `db;desc="0 queries";dur=0.000, render;dur=0.000, total;dur=0.000`; got != want {
 		t.Errorf("nil AppendServerTiming: got %q, want %q", got, want)
 	}
 }
@@ -68,8 +68,9 @@ func TestAppendMillis(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "0.00"}, {-time.Second, "0.00"}, {9 * time.Microsecond, "0.00"}, {10 * time.Microsecond, "0.01"},
-		{1234567 * time.Nanosecond, "1.23"}, {2 * time.Second, "2000.00"},
+		{0, "0.000"}, {-time.Second, "0.000"}, {999 * time.Nanosecond, "0.000"}, {12 * time.Microsecond, "0.012"},
+		{1234567 * time.Nanosecond, "1.234"}, {9999 * time.Microsecond, "9.999"}, {10 * time.Millisecond, "10.00"},
+		{12345 * time.Microsecond, "12.34"}, {2 * time.Second, "2000.00"},
 	}
 	for _, tt := range tests {
 		if got := trace.Millis(tt.d); got != tt.want {
