@@ -252,3 +252,25 @@ func TestCheckNoFrags(t *testing.T) {
 		})
 	}
 }
+
+func TestServerTimingTotal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{`cache;desc="memory hit page:list";dur=0.012, db;desc="0 queries";dur=0.000, render;dur=0.000, total;dur=0.015`, 15 * time.Microsecond, true},
+		{`total;dur=303.25`, 303250 * time.Microsecond, true},
+		{`total;desc="x";dur=1.5`, 1500 * time.Microsecond, true},
+		{`db;dur=1, totally;dur=2`, 0, false},
+		{`total;dur=abc`, 0, false},
+		{`total;dur=-1`, 0, false},
+		{``, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := serverTimingTotal(tt.in)
+		if ok != tt.ok || (ok && (got-tt.want).Abs() > time.Microsecond/2) {
+			t.Errorf("serverTimingTotal(%q): got %v, %v, want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -345,6 +345,14 @@ func bench(ctx context.Context, o options, p *progress) error {
 			}
 		}
 	}
+	p.step(fmt.Sprintf("sampling Server-Timing totals: %d sequential requests per page row", serverTimeSamples))
+	for _, r := range live {
+		if r.group != "raw" && len(r.problems) == 0 {
+			if err := sampleServerTime(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
 	for _, r := range live {
 		r.verify()
 		res := r.res

@@ -157,6 +157,16 @@ func (rep *report) markdown() string {
 		b.WriteString("\n\n")
 	}
 
+	b.WriteString("## Server time\n\n")
+	fmt.Fprintf(&b, "The server's own total from Server-Timing (median of %d sequential requests on one connection after the load, so no queueing and no client): what the learner sees in the request bar. Under load, req/s also pays for net/http, the network stack and the load generator, which are the same for every row.\n\n", serverTimeSamples)
+	b.WriteString("| Response | Mode | server time |\n|---|---|--:|\n")
+	for _, r := range rep.rows {
+		if r.serverTime > 0 {
+			fmt.Fprintf(&b, "| %s | %s | %s ms |\n", r.name, r.mode, fmtMS3(r.serverTime))
+		}
+	}
+	b.WriteString("\n")
+
 	b.WriteString("## Targets (issue 6), from this run\n\n")
 	b.WriteString("| Target | Measured | Met |\n|---|--:|---|\n")
 	ratio := func(a, base float64) (string, float64) {
@@ -201,6 +211,10 @@ func (rep *report) markdown() string {
 	fmt.Fprintf(&b, "| Cached (memory hit) vs uncached list page ≥ 10× | %s× | %s |\n", s, met(v, 10))
 	s, v = ratio(listRedis, listNone)
 	fmt.Fprintf(&b, "| Cached (%s hit) vs uncached list page ≥ 10× | %s× | %s |\n", rep.redis.label, s, met(v, 10))
+	if a, c := rep.row("list/none"), rep.row("list/memory"); a != nil && c != nil && a.serverTime > 0 && c.serverTime > 0 {
+		fmt.Fprintf(&b, "| (cached (memory hit) vs uncached list page by server time, Server-Timing total) | %.1f× | — |\n",
+			float64(a.serverTime)/float64(c.serverTime))
+	}
 	s, _ = ratio(rep.rps("list/fragments"), listNone)
 	if s != "n/a" {
 		s += "×"
@@ -317,4 +331,9 @@ func fmtBytes(n int64) string {
 		return strconv.FormatInt(n, 10) + " B"
 	}
 	return fmt.Sprintf("%.1f KB", float64(n)/1024)
+}
+
+// fmtMS3 formats d in milliseconds with three decimals.
+func fmtMS3(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The pages every row loads: one fixed URL each, so rows compare the same
@@ -42,9 +45,12 @@ type row struct {
 
 	// fragNote summarises the fragments-hot sample for the table.
 	fragNote string
-	probe    *probeResult
-	res      *loadResult
-	problems []string
+	// serverTime is the median Server-Timing total of serverTimeSamples
+	// sequential requests after the load (0: not sampled).
+	serverTime time.Duration
+	probe      *probeResult
+	res        *loadResult
+	problems   []string
 }
 
 func plan(app, slowApp, fragApp, raw, rawGet, rawHit, redisLabel string) []*row {
@@ -387,4 +393,52 @@ func selectRows(rows []*row, only string) error {
 		}
 	}
 	return nil
+}
+
+// serverTimeSamples is how many sequential requests sampleServerTime reads.
+const serverTimeSamples = 101
+
+// sampleServerTime reads the server's own account of a row's requests:
+// the total of Server-Timing, over sequential requests on one keep-alive
+// connection after the load, so no queueing is in it. Only responses with
+// the row's X-Cache count.
+func sampleServerTime(ctx context.Context, r *row) error {
+	var ds []time.Duration
+	for range serverTimeSamples {
+		pr, err := probe(ctx, r.t.addr, r.t.path, r.t.cookie)
+		if err != nil {
+			return fmt.Errorf("%s · %s: %w", r.name, r.mode, err)
+		}
+		if pr.header.Get("X-Cache") != r.t.wantXCache {
+			continue
+		}
+		if d, ok := serverTimingTotal(pr.header.Get("Server-Timing")); ok {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) > 0 {
+		slices.Sort(ds)
+		r.serverTime = ds[len(ds)/2]
+	}
+	return nil
+}
+
+// serverTimingTotal reads "total;dur=<ms>" from a Server-Timing value.
+func serverTimingTotal(v string) (time.Duration, bool) {
+	for part := range strings.SplitSeq(v, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if name != "total" {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			if ms, ok := strings.CutPrefix(strings.TrimSpace(p), "dur="); ok {
+				f, err := strconv.ParseFloat(ms, 64)
+				if err != nil || f < 0 {
+					return 0, false
+				}
+				return time.Duration(f * float64(time.Millisecond)), true
+			}
+		}
+	}
+	return 0, false
 }
