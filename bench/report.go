@@ -226,11 +226,14 @@ func (rep *report) markdown() string {
 			continue
 		}
 		q := r.res.perReq(float64(r.res.dbQueries))
-		render := "?"
+		render, noRender := "?", false
 		if r.probe != nil {
-			render = serverTiming(r.probe.header.Get("Server-Timing"), "render")
+			st := r.probe.header.Get("Server-Timing")
+			render = serverTiming(st, "render")
+			d, parsed := serverTimingDur(st, "render")
+			noRender = parsed && d == 0
 		}
-		ok := yes(q == 0 && (render == "0.00" || render == "0"))
+		ok := yes(q == 0 && noRender)
 		fmt.Fprintf(&b, "| %s %s: no database query, no template (DB queries/req; Server-Timing render on a hit) | %.2f queries, render %s ms | %s |\n",
 			r.name, r.mode, q, render, ok)
 	}

@@ -425,20 +425,14 @@ func sampleServerTime(ctx context.Context, r *row) error {
 
 // serverTimingTotal reads "total;dur=<ms>" from a Server-Timing value.
 func serverTimingTotal(v string) (time.Duration, bool) {
-	for part := range strings.SplitSeq(v, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if name != "total" {
-			continue
-		}
-		for p := range strings.SplitSeq(params, ";") {
-			if ms, ok := strings.CutPrefix(strings.TrimSpace(p), "dur="); ok {
-				f, err := strconv.ParseFloat(ms, 64)
-				if err != nil || f < 0 {
-					return 0, false
-				}
-				return time.Duration(f * float64(time.Millisecond)), true
-			}
-		}
+	return serverTimingDur(v, "total")
+}
+
+// serverTimingDur is serverTiming's entry as a duration.
+func serverTimingDur(v, name string) (time.Duration, bool) {
+	f, err := strconv.ParseFloat(serverTiming(v, name), 64)
+	if err != nil || f < 0 {
+		return 0, false
 	}
-	return 0, false
+	return time.Duration(f * float64(time.Millisecond)), true
 }
