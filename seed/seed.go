@@ -109,8 +109,8 @@ func Products(now time.Time) []models.Product {
 		f := rng.Float64()
 		cents := d.minCents + int64(f*f*span)
 		cents = cents/100*100 + []int64{99, 49, 0, 99}[rng.IntN(4)]
-		desc := fmt.Sprintf("A %s %s from %s, in %s. Made for %s. %s",
-			strings.ToLower(mat), strings.ToLower(noun), brand, strings.ToLower(colour),
+		desc := fmt.Sprintf("%s %s from %s, in %s. Made for %s. %s",
+			article(mat, noun), strings.ToLower(noun), brand, strings.ToLower(colour),
 			d.uses[rng.IntN(len(d.uses))], perks[rng.IntN(len(perks))])
 		stock := int64(rng.IntN(250))
 		if rng.IntN(10) == 0 {
@@ -149,4 +149,35 @@ func Seed(ctx context.Context, db *gorm.DB) (int, error) {
 		return nil
 	})
 	return inserted, err
+}
+
+// article starts a description: "A cotton towel", "An oak board", "A
+// USB-C charger" (an acronym keeps its case and, like "USB", may sound
+// like a consonant), and no article before a plural ("Wireless headphones").
+func article(mat, noun string) string {
+	m := mat
+	if m != strings.ToUpper(m) {
+		m = strings.ToLower(m)
+	}
+	if plural(noun) {
+		return strings.ToUpper(m[:1]) + m[1:]
+	}
+	if strings.ContainsRune("aeiou", rune(m[0])) {
+		return "An " + m
+	}
+	return "A " + m
+}
+
+// plural tells the catalogue's plural nouns (Headphones, Dumbbells) from
+// singular ones that end in s (Atlas, Trellis).
+func plural(noun string) bool {
+	if !strings.HasSuffix(noun, "s") {
+		return false
+	}
+	for _, end := range []string{"as", "is", "us", "ss"} {
+		if strings.HasSuffix(noun, end) {
+			return false
+		}
+	}
+	return true
 }
