@@ -285,7 +285,7 @@ func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
 // where the page is a secure context). Per-request work on a hit stays a
 // few hundred bytes, and the learner meets the real browser API.
 func (s *Server) appendTrace(b []byte, snap trace.Snapshot) []byte {
-	return appendTracePanel(b, snap.Summary(), []byte(snap.ServerTiming()))
+	return appendTracePanel(b, snap.Summary, []byte(snap.ServerTiming()))
 }
 
 func appendTracePanel(b []byte, sum trace.Summary, st []byte) []byte {

@@ -117,30 +117,6 @@ func (t *Trace) Render(d time.Duration) {
 	t.mu.Unlock()
 }
 
-// Snapshot is a copy of a trace's figures.
-type Snapshot struct {
-	Lookups   []Lookup
-	DBCount   int
-	DB        time.Duration
-	Simulated time.Duration
-	Render    time.Duration
-	Total     time.Duration
-}
-
-// Snapshot copies the figures so far, with Total measured now.
-func (t *Trace) Snapshot() Snapshot {
-	if t == nil {
-		return Snapshot{}
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return Snapshot{
-		Lookups: append([]Lookup(nil), t.lookups...),
-		DBCount: t.dbCount, DB: t.dbDur, Simulated: t.simulated,
-		Render: t.render, Total: time.Since(t.Start),
-	}
-}
-
 // Summary is a trace's figures without its lookups: what a request bar
 // shows, copied without allocating.
 type Summary struct {
@@ -152,6 +128,22 @@ type Summary struct {
 	Total     time.Duration
 }
 
+// Snapshot is a copy of a trace's figures and lookups.
+type Snapshot struct {
+	Summary
+	Lookups []Lookup // the lookups themselves (Summary.Lookups counts them)
+}
+
+// Snapshot copies the figures and lookups so far, with Total measured now.
+func (t *Trace) Snapshot() Snapshot {
+	if t == nil {
+		return Snapshot{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Snapshot{Summary: t.summaryLocked(), Lookups: append([]Lookup(nil), t.lookups...)}
+}
+
 // Summary returns the figures so far, with Total measured now.
 func (t *Trace) Summary() Summary {
 	if t == nil {
@@ -159,14 +151,12 @@ func (t *Trace) Summary() Summary {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return Summary{Lookups: len(t.lookups), DBCount: t.dbCount, DB: t.dbDur,
-		Simulated: t.simulated, Render: t.render, Total: time.Since(t.Start)}
+	return t.summaryLocked()
 }
 
-// Summary returns the snapshot's figures without its lookups.
-func (s Snapshot) Summary() Summary {
-	return Summary{Lookups: len(s.Lookups), DBCount: s.DBCount, DB: s.DB,
-		Simulated: s.Simulated, Render: s.Render, Total: s.Total}
+func (t *Trace) summaryLocked() Summary {
+	return Summary{Lookups: len(t.lookups), DBCount: t.dbCount, DB: t.dbDur,
+		Simulated: t.simulated, Render: t.render, Total: time.Since(t.Start)}
 }
 
 // AppendServerTiming appends the trace's lookups, with the figures of sum,
@@ -184,7 +174,7 @@ func (t *Trace) AppendServerTiming(b []byte, sum Summary) []byte {
 // ServerTiming formats the snapshot as a Server-Timing header value: one
 // entry per cache lookup, then db, sim (simulated latency), render, total.
 func (s Snapshot) ServerTiming() string {
-	return string(appendServerTiming(make([]byte, 0, 96+64*len(s.Lookups)), s.Lookups, s.Summary()))
+	return string(appendServerTiming(make([]byte, 0, 96+64*len(s.Lookups)), s.Lookups, s.Summary))
 }
 
 // lowerOutcomes spares a strings.ToLower per lookup for the usual outcomes.

@@ -36,8 +36,8 @@ func TestServerTiming(t *testing.T) {
 	if st := snap.ServerTiming(); "prefix "+st != got {
 		t.Errorf("Snapshot.ServerTiming: got %q, want %q", st, strings.TrimPrefix(got, "prefix "))
 	}
-	if snap.Summary() != sum {
-		t.Errorf("Snapshot.Summary: got %+v, want %+v", snap.Summary(), sum)
+	if snap.Summary != sum {
+		t.Errorf("Snapshot.Summary: got %+v, want %+v", snap.Summary, sum)
 	}
 }
 
