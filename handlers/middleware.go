@@ -91,8 +91,8 @@ var (
 // securityHeaders sets the headers every response carries. There are
 // deliberately only two: a page response then has eight headers in all
 // (with Content-Type, Content-Length, Cache-Control, Server-Timing, X-Cache
-// and X-Cache-Mode), which fits net/http's header map without growing it,
-// and a hit is mostly header work. The CSP's frame-ancestors 'none'
+// and X-Cache-Mode), which fits net/http's header map without growing it
+// on every response. The CSP's frame-ancestors 'none'
 // supersedes X-Frame-Options in every current browser, and the layout's
 // <meta name="referrer" content="same-origin"> sets the referrer policy for
 // the HTML pages (JSON and static files link nowhere).
