@@ -20,7 +20,7 @@ func loadAgainst(t *testing.T, h http.Handler, wantXCache, wantMode string, hit 
 			wantXCache: wantXCache, wantMode: wantMode}}
 	var rt, db atomic.Int64
 	res, err := runLoad(context.Background(), r.t, 4, 50*time.Millisecond, 200*time.Millisecond,
-		counters{redisRT: &rt, dbQueries: &db}, func(string, time.Duration, time.Duration, int64) {})
+		counters{redisRT: rt.Load, dbQueries: db.Load}, func(string, time.Duration, time.Duration, int64) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +271,38 @@ func TestServerTimingTotal(t *testing.T) {
 		got, ok := serverTimingTotal(tt.in)
 		if ok != tt.ok || (ok && (got-tt.want).Abs() > time.Microsecond/2) {
 			t.Errorf("serverTimingTotal(%q): got %v, %v, want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestArchTargets: each architecture target is the ratio of the two rows
+// it names, a missed one says no, and a row that was not measured makes
+// its target n/a rather than a number.
+func TestArchTargets(t *testing.T) {
+	mk := func(id string, rps float64, st time.Duration) *row {
+		return &row{id: id, serverTime: st, res: &loadResult{requests: int64(rps), elapsed: time.Second}}
+	}
+	rep := &report{redis: &redisServer{label: "Redis"}, rows: []*row{
+		mk("raw", 10000, 0), mk("rawhit", 8000, 0), mk("rawget", 5000, 0),
+		mk("list/none", 900, 2*time.Millisecond), mk("list/memory", 7600, 100*time.Microsecond),
+		mk("list/redis", 4000, 0),
+		// list/fragments was not measured (-only).
+		{id: "list/fragments", na: "not selected with -only"},
+	}}
+	got := rep.archTargets()
+	want := []struct{ measured, met string }{
+		{"0.95", "yes"},    // 7600 / 8000
+		{"0.80", "**no**"}, // 4000 / 5000 < 0.85
+		{"0.09", "**no**"}, // 900 / 10000 < 0.10
+		{"n/a", "n/a"},
+		{"20.0", "yes"}, // 2 ms / 100 µs
+	}
+	if len(got) != len(want) {
+		t.Fatalf("targets: got %d, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if m, ok := got[i].measured(), got[i].met(); m != w.measured || ok != w.met {
+			t.Errorf("%s: got %s, %s, want %s, %s", got[i].name, m, ok, w.measured, w.met)
 		}
 	}
 }

@@ -376,9 +376,10 @@ func (w *worker) do() (status, xc int, modeOK bool, body int64, err error) {
 // in that phase, and requests completed so far.
 type progressFunc func(phase string, elapsed, total time.Duration, done int64)
 
-// counters are read at the edges of the measurement window.
+// counters are read at the edges of the measurement window: Redis round
+// trips and database statements so far.
 type counters struct {
-	redisRT, dbQueries *atomic.Int64
+	redisRT, dbQueries func() int64
 }
 
 // runLoad drives conns connections at t for warm then dur, and measures
@@ -457,7 +458,7 @@ func runLoad(ctx context.Context, t target, conns int, warm, dur time.Duration, 
 	ctl.paused.Wait()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	rt0, db0 := ctr.redisRT.Load(), ctr.dbQueries.Load()
+	rt0, db0 := ctr.redisRT(), ctr.dbQueries()
 	t0 := time.Now()
 	ctl.phase.Store(phaseMeasure)
 	close(ctl.release)
@@ -466,7 +467,7 @@ func runLoad(ctx context.Context, t target, conns int, warm, dur time.Duration, 
 	wg.Wait()
 	elapsed := time.Since(t0)
 	runtime.ReadMemStats(&m1)
-	rt1, db1 := ctr.redisRT.Load(), ctr.dbQueries.Load()
+	rt1, db1 := ctr.redisRT(), ctr.dbQueries()
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,11 @@
-// Command bench is `make bench`: it builds the workshop server in-process
-// (SQLite seeded in a temporary folder, the memory cache, a private
-// redis-server), serves it with main.go's net/http settings on loopback,
-// loads every row of the table with 16 keep-alive connections, and prints
-// one Markdown table measured in this one run. It also builds the real
-// binary to time start-up and read its resident memory.
+// Command bench is `make bench`: it builds the workshop servers in-process
+// with app.New, as main.go does (SQLite seeded in a temporary folder, the
+// memory cache, a private redis-server), serves each with its App's
+// http.Server on loopback, loads every row of the table with 16 keep-alive
+// connections, and prints one Markdown table measured in this one run,
+// with the architecture targets as ratios of rows measured side by side.
+// It also builds the real binary to time start-up and read its resident
+// memory.
 //
 // Every row is checked before it counts: a "hit" row whose responses do
 // not all say X-Cache: HIT fails the run, and so does a "fragments hot"
@@ -178,28 +180,28 @@ func bench(ctx context.Context, o options, p *progress) error {
 		return err
 	}
 	defer w.close()
-	app, err := serve("app", w.srv, &w.logs)
+	mainSrv, err := serve("app", w.main.HTTP)
 	if err != nil {
 		return err
 	}
-	defer app.close()
-	slowApp, err := serve("slow", w.slowSrv, &w.logs)
+	defer mainSrv.close()
+	slowSrv, err := serve("slow", w.slow.HTTP)
 	if err != nil {
 		return err
 	}
-	defer slowApp.close()
-	fragApp, err := serve("fragments", w.fragSrv, &w.logs)
+	defer slowSrv.close()
+	fragSrv, err := serve("fragments", w.frag.HTTP)
 	if err != nil {
 		return err
 	}
-	defer fragApp.close()
+	defer fragSrv.close()
 
 	// The raw handlers serve exactly the bytes of the list page as a
 	// memory hit sends them (a miss is larger: its trace panel lists every
 	// fragment lookup), so the target rows move the same payload.
 	var lp *probeResult
 	for range 2 {
-		if lp, err = probe(ctx, app.addr, listPath, "cache_mode=memory"); err != nil {
+		if lp, err = probe(ctx, mainSrv.addr, listPath, "cache_mode=memory"); err != nil {
 			return err
 		}
 		if lp.status != 200 {
@@ -210,7 +212,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 		return fmt.Errorf("GET %s in memory mode twice: X-Cache %q, want HIT", listPath, got)
 	}
 	rawBody := lp.body
-	raw, err := serve("raw", rawHandler(rawBody), &w.logs)
+	raw, err := serve("raw", withAppSettings(w.main, rawHandler(rawBody)))
 	if err != nil {
 		return err
 	}
@@ -219,7 +221,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 	if err := w.rawRdb.Set(ctx, rawKey, rawBody, 0).Err(); err != nil {
 		return fmt.Errorf("store the raw page in Redis: %w", err)
 	}
-	rawGet, err := serve("rawget", rawRedisHandler(w.rawRdb, rawKey), &w.logs)
+	rawGet, err := serve("rawget", withAppSettings(w.main, rawRedisHandler(w.rawRdb, rawKey)))
 	if err != nil {
 		return err
 	}
@@ -233,7 +235,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 	listPages := int((w.total + 19) / 20)
 	p.step(fmt.Sprintf("in-process: caching all %d list pages in memory mode", listPages))
 	for i := 1; i <= listPages; i++ {
-		if err := wantOK(ctx, app.addr, "/products?page="+strconv.Itoa(i), "cache_mode=memory"); err != nil {
+		if err := wantOK(ctx, mainSrv.addr, "/products?page="+strconv.Itoa(i), "cache_mode=memory"); err != nil {
 			return err
 		}
 	}
@@ -254,17 +256,17 @@ func bench(ctx context.Context, o options, p *progress) error {
 	if slotStart < 0 || slotEnd < slotStart {
 		return fmt.Errorf("GET %s: no request bar found in the memory hit's body", listPath)
 	}
-	rawHit, err := serve("rawhit", rawHitHandler(lp.header, rawBody, slotStart, slotEnd), &w.logs)
+	rawHit, err := serve("rawhit", withAppSettings(w.main, rawHitHandler(lp.header, rawBody, slotStart, slotEnd)))
 	if err != nil {
 		return err
 	}
 	defer rawHit.close()
 
-	rows := plan(app.addr, slowApp.addr, fragApp.addr, raw.addr, rawGet.addr, rawHit.addr, rs.label)
+	rows := plan(mainSrv.addr, slowSrv.addr, fragSrv.addr, raw.addr, rawGet.addr, rawHit.addr, rs.label)
 	if err := selectRows(rows, o.only); err != nil {
 		return err
 	}
-	ctr := counters{redisRT: &w.redisRT, dbQueries: &w.dbQueries}
+	ctr := counters{redisRT: w.redisRT.Load, dbQueries: w.queries}
 	// Check every row once before any load: a hit row's first request
 	// may fill the cache, and a missing route makes its rows n/a.
 	p.step("checking every row's headers with one request each")

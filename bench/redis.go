@@ -20,7 +20,11 @@ import (
 // redisServer is the Redis the benchmark talks to: a private redis-server
 // process when the binary is installed (the numbers then describe real
 // Redis), otherwise the embedded miniredis, labelled as such everywhere so
-// its figures are never mistaken for a real server's.
+// its figures are never mistaken for a real server's. Every workshop App
+// connects to url with NoEmbedded, so none starts an embedded server of
+// its own; an App then labels even the embedded server "Redis" in its
+// pages (app.New only knows the label of the embedded server it started),
+// which is why the table's rows take their label from here.
 type redisServer struct {
 	url      string
 	label    string

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,12 +17,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"gorm.io/gorm"
 
+	"cacheworkshop/app"
 	"cacheworkshop/cache"
-	"cacheworkshop/handlers"
-	"cacheworkshop/models"
-	"cacheworkshop/seed"
 )
 
 // syncBuffer collects log output written from several goroutines.
@@ -46,17 +42,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// newHTTPServer applies main.go's server settings, so every row (the raw
-// handlers included) is served by an identically configured net/http.
-func newHTTPServer(h http.Handler, errLog io.Writer) *http.Server {
+// withAppSettings returns an http.Server for h with the App's own server
+// settings (timeouts, header limit, error log), so the raw handlers are
+// served by a net/http configured exactly like the workshop's.
+func withAppSettings(a *app.App, h http.Handler) *http.Server {
+	s := a.HTTP
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.New(errLog, "http: ", 0),
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    s.MaxHeaderBytes,
+		ErrorLog:          s.ErrorLog,
 	}
 }
 
@@ -66,15 +64,15 @@ type served struct {
 	hs   *http.Server
 }
 
-// serve starts a server on a loopback port. Its connections' goroutines
-// carry the profiler label server=name, so a -cpuprofile can be split per
-// server (go tool pprof -tagfocus server=raw ...).
-func serve(name string, h http.Handler, errLog io.Writer) (*served, error) {
+// serve starts hs on a loopback port of the bench's own (a workshop's
+// App.HTTP as app.New configured it, or a raw handler's withAppSettings).
+// Its connections' goroutines carry the profiler label server=name, so a
+// -cpuprofile can be split per server (go tool pprof -tagfocus server=raw ...).
+func serve(name string, hs *http.Server) (*served, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	hs := newHTTPServer(h, errLog)
 	labels := pprof.WithLabels(context.Background(), pprof.Labels("server", name))
 	hs.ConnState = func(_ net.Conn, st http.ConnState) {
 		// StateActive is reported from the connection's own goroutine.
@@ -92,96 +90,96 @@ func (s *served) close() {
 	_ = s.hs.Shutdown(ctx)
 }
 
-// workshop is the server under test, built in-process exactly as main.go
-// builds it, plus the instruments the table needs.
+// workshop is the servers under test, each built in-process by app.New
+// exactly as main.go builds one, plus the instruments the table needs.
+// All three share one SQLite file (the first seeds it) and one Redis.
 type workshop struct {
-	store *models.Store
-	rdb   *redis.Client
+	main *app.App
+	slow *app.App // SlowQuery 300 ms, for the one row that shows it
+	// frag has the page cache switched off (NoPageCache), so every page
+	// is rebuilt from cached fragments: the fragments-hot rows. Like every
+	// App it has its own memory cache, and its Redis keys are under
+	// fragPrefix.
+	frag *app.App
 	// rawRdb is the raw Redis handler's own client: the same settings and
 	// round-trip counter, without the workshop's circuit breaker hook.
 	rawRdb  *redis.Client
-	memory  *cache.Memory
-	redis   *cache.Redis
-	srv     *handlers.Server
-	slowSrv *handlers.Server // SLOW_QUERY_MS=300, for the one row that shows it
-	// fragSrv has the page cache switched off (NoPageCache), so every page
-	// is rebuilt from cached fragments: the fragments-hot rows. It has its
-	// own memory cache and its own Redis key prefix.
-	fragSrv   *handlers.Server
-	seedDur   time.Duration
-	seeded    int
-	total     int64
-	redisRT   atomic.Int64
-	dbQueries atomic.Int64
-	logs      syncBuffer
-	cancel    context.CancelFunc
+	seedDur time.Duration
+	seeded  int
+	total   int64
+	redisRT atomic.Int64
+	logs    syncBuffer
+	cancel  context.CancelFunc
 }
 
 // fragPrefix namespaces the fragments-hot server's Redis keys, so it
 // shares no cache entry with the other servers.
 const fragPrefix = "cwf:"
 
+// benchConfig is the configuration every workshop server starts from:
+// app's defaults with the bench's database and Redis, no simulated query
+// latency, and no embedded fallback (the bench starts its own Redis, so
+// one that does not answer is an error, not a silent switch).
+func benchConfig(dbPath string, rs *redisServer) app.Config {
+	c := app.Defaults()
+	c.DatabasePath = dbPath
+	c.RedisURL = rs.url
+	c.SlowQuery = 0
+	c.TTL = 5 * time.Minute
+	c.MemoryBytes = 64 << 20
+	c.NoEmbedded = true
+	return c
+}
+
 func newWorkshop(ctx context.Context, dbPath string, rs *redisServer) (*workshop, error) {
 	w := &workshop{}
-	store, err := models.Open(dbPath)
-	if err != nil {
-		return nil, err
-	}
-	w.store = store
-	t0 := time.Now()
-	n, err := seed.Seed(ctx, store.DB())
-	w.seedDur = time.Since(t0)
-	if err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
-	}
-	w.seeded = n
-	if w.total, err = store.Count(ctx); err != nil {
-		return nil, err
-	}
-	if err := countQueries(store.DB(), &w.dbQueries); err != nil {
-		return nil, err
-	}
-	if w.rdb, err = cache.NewRedisClient(rs.url); err != nil {
-		return nil, err
-	}
-	if w.rawRdb, err = cache.NewRedisClient(rs.url); err != nil {
-		return nil, err
-	}
-	// The counter is the outermost hook on both clients, so both count
-	// alike; the workshop's breaker (a Guard, as main.go installs) sits
-	// inside it on the workshop's client only.
-	w.rdb.AddHook(rtCounter{&w.redisRT})
-	w.rawRdb.AddHook(rtCounter{&w.redisRT})
+	ok := false
+	defer func() {
+		if !ok {
+			w.close()
+		}
+	}()
 	log := slog.New(slog.NewTextHandler(&w.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w.memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20, DefaultTTL: 5 * time.Minute})
-	// With a Guard, as main.go builds it: its hook wraps every command.
-	w.redis = cache.NewRedis(cache.RedisConfig{Client: w.rdb, DefaultTTL: 5 * time.Minute, Label: rs.label, Guard: cache.NewGuard()})
-	cfg := handlers.ServerConfig{
-		Store: store, Memory: w.memory, Redis: w.redis, RedisEmbedded: rs.embedded,
-		DefaultMode: cache.ModeMemory, TTL: 5 * time.Minute,
-		SlowQuery: 0, Logger: log,
-		WeatherLatency: time.Second, WeatherTTL: time.Minute,
+	// The round-trip counter is the outermost hook on every client, the
+	// raw one included, so all count alike; app.New puts the workshop's
+	// breaker inside it.
+	count := rtCounter{&w.redisRT}
+	cfg := benchConfig(dbPath, rs)
+	var err error
+	if w.main, err = app.New(ctx, cfg, log, count); err != nil {
+		return nil, err
 	}
-	if w.srv, err = handlers.NewServer(cfg); err != nil {
+	w.seeded, w.seedDur = w.main.Seeded, w.main.SeedTime
+	if w.total, err = w.main.Store.Count(ctx); err != nil {
 		return nil, err
 	}
 	slow := cfg
 	slow.SlowQuery = 300 * time.Millisecond
-	slow.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20, DefaultTTL: 5 * time.Minute})
-	if w.slowSrv, err = handlers.NewServer(slow); err != nil {
-		return nil, err
+	if w.slow, err = app.New(ctx, slow, log, count); err != nil {
+		return nil, fmt.Errorf("slow server: %w", err)
 	}
 	frag := cfg
 	frag.NoPageCache = true
-	frag.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 64 << 20, DefaultTTL: 5 * time.Minute})
-	frag.Redis = cache.NewRedis(cache.RedisConfig{Client: w.rdb, Prefix: fragPrefix, DefaultTTL: 5 * time.Minute, Label: rs.label})
-	if w.fragSrv, err = handlers.NewServer(frag); err != nil {
+	frag.RedisPrefix = fragPrefix
+	if w.frag, err = app.New(ctx, frag, log, count); err != nil {
+		return nil, fmt.Errorf("fragments-hot server: %w", err)
+	}
+	if w.rawRdb, err = cache.NewRedisClient(rs.url); err != nil {
 		return nil, err
 	}
+	w.rawRdb.AddHook(count)
 	lctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
-	go w.srv.Listen(lctx)
+	go w.main.Server.Listen(lctx)
+	ok = true
 	return w, nil
+}
+
+// queries is how many statements the workshop servers have run, read from
+// models.Store.Queries: the same place that times each one into the
+// request trace, so the table's query column agrees with Server-Timing.
+func (w *workshop) queries() int64 {
+	return w.main.Store.Queries() + w.slow.Store.Queries() + w.frag.Store.Queries()
 }
 
 func (w *workshop) close() {
@@ -191,29 +189,11 @@ func (w *workshop) close() {
 	if w.rawRdb != nil {
 		_ = w.rawRdb.Close()
 	}
-	if w.rdb != nil {
-		_ = w.rdb.Close()
-	}
-	if w.store != nil {
-		_ = w.store.Close()
-	}
-}
-
-// countQueries counts every statement the app sends to SQLite, so the
-// table can show that a hit runs none.
-func countQueries(db *gorm.DB, n *atomic.Int64) error {
-	inc := func(*gorm.DB) { n.Add(1) }
-	cb := db.Callback()
-	for _, err := range []error{
-		cb.Query().After("gorm:query").Register("bench:count_query", inc),
-		cb.Row().After("gorm:row").Register("bench:count_row", inc),
-		cb.Raw().After("gorm:raw").Register("bench:count_raw", inc),
-	} {
-		if err != nil {
-			return err
+	for _, a := range []*app.App{w.frag, w.slow, w.main} {
+		if a != nil {
+			a.Close()
 		}
 	}
-	return nil
 }
 
 // rawHandler is the reference: net/http writing fixed bytes.

@@ -1,6 +1,10 @@
-// Package cache holds the workshop's cache backends behind one small
-// byte-valued interface, the per-request cache mode, and the generation
-// counters that make invalidation a constant-time operation.
+// Package cache holds the workshop's two cache backends, memory and Redis,
+// behind one small byte-valued interface; the per-request cache mode; and
+// the generation counters that make invalidation a constant-time operation.
+//
+// Both backends implement the whole interface, including the versioned read
+// that fetches an entry together with the generations it depends on, so the
+// engines above them (cache/page, cache/fragment) never branch on the mode.
 package cache
 
 import (
@@ -11,21 +15,24 @@ import (
 	"time"
 )
 
-// Cache is a byte-valued store with per-entry time to live.
+// Cache is a byte-valued store with per-entry time to live and named
+// generations.
 //
 // Semantics shared by every backend:
 //   - Get returns found=false and err=nil on a miss; err is reserved for a
 //     failing backend (timeout, refused connection) so callers can tell
 //     "not cached" from "cache broken" and fall back to the origin.
-//   - The slice returned by Get and GetMulti must be treated as read-only:
-//     the memory backend hands out its stored slice without copying, which is
-//     what makes a memory hit cost no more than a map lookup.
-//   - Set stores a copy-safe value: callers must not modify value afterwards.
-//     A ttl <= 0 means the backend default.
+//   - The slices returned by reads must be treated as read-only: the memory
+//     backend hands out its stored slice without copying, which is what
+//     makes a memory hit cost no more than a map lookup.
+//   - Set keeps value: callers must not modify it afterwards. A ttl <= 0
+//     means the backend default.
 //   - Deleting a missing key is not an error.
-//   - DeletePrefix removes every key that starts with prefix (within the
-//     backend's own namespace) without blocking the backend.
+//   - A generation that was never bumped has a value all the same, so a
+//     versioned read always reports the values it compared against.
 type Cache interface {
+	// Name is the short backend name shown to learners ("memory", "redis").
+	Name() string
 	// Get returns the value stored under key (see the semantics above).
 	Get(ctx context.Context, key string) (value []byte, found bool, err error)
 	// GetMulti looks up several keys in one round trip. The result has one
@@ -35,10 +42,46 @@ type Cache interface {
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// Delete removes keys; missing keys are not an error.
 	Delete(ctx context.Context, keys ...string) error
-	// DeletePrefix removes every key starting with prefix.
-	DeletePrefix(ctx context.Context, prefix string) error
-	// Name is the short backend name shown to learners ("memory", "redis").
-	Name() string
+
+	// GetVersioned reads the current values of gens into cur (len(cur) ==
+	// len(gens)) and the entry under key, in one round trip. found is true
+	// only when the entry was stored by SetVersioned under exactly those
+	// values: an entry built before a bump is a miss.
+	GetVersioned(ctx context.Context, key string, gens []string, cur []int64) (value []byte, found bool, err error)
+	// SetVersioned stores value under key, stamped with the generation
+	// values it was built under (cur, as GetVersioned reported them).
+	SetVersioned(ctx context.Context, key string, cur []int64, value []byte, ttl time.Duration) error
+	// Bump advances every named generation, which makes every entry built
+	// under their old values a miss.
+	Bump(ctx context.Context, names ...string) error
+}
+
+// Inspector is the optional ability to say how long a key has left and to
+// report counters, for the stats page and the key explainer.
+type Inspector interface {
+	// TTL returns how long key has left (-1: no expiry) and whether it is
+	// present at all.
+	TTL(ctx context.Context, key string) (left time.Duration, found bool, err error)
+	// Stats returns the backend's counters since start-up or the last Clear.
+	Stats() Stats
+}
+
+// Clearer is the optional ability to remove every entry this process
+// stored, and nothing else.
+type Clearer interface {
+	// Clear removes the workshop's entries (never other data) and zeroes
+	// the counters. Generations survive: losing one could resurrect old
+	// entries elsewhere.
+	Clear(ctx context.Context) error
+}
+
+// Locker is the optional ability to hold a short lock shared by every
+// instance using the backend, so that one of them rebuilds a missing entry
+// while the others wait.
+type Locker interface {
+	// TryLock takes the lock key for ttl. ok is false when someone else
+	// holds it; err only when the backend failed.
+	TryLock(ctx context.Context, key string, ttl time.Duration) (l *Lock, ok bool, err error)
 }
 
 // Stats are a backend's counters since start-up (or the last Clear).
@@ -130,19 +173,16 @@ func ParseMode(s string, def Mode) (Mode, error) {
 
 type contextKey struct{ name string }
 
-// ModeContextKey is the context key under which WithMode stores the mode.
-// Use WithMode and ModeFrom; the key is exported for a server that keeps
-// several per-request values in one context of its own, as chi does with
-// its RouteCtxKey, to spare an allocation per value on every request.
-var ModeContextKey = &contextKey{"cache mode"}
+var modeKey = &contextKey{"cache mode"}
 
-// WithMode returns a context carrying the request's cache mode.
+// WithMode returns a context carrying a cache mode: the request's, or the
+// one a build renders its fragments in (none, after its backend failed).
 func WithMode(ctx context.Context, m Mode) context.Context {
-	return context.WithValue(ctx, ModeContextKey, m)
+	return context.WithValue(ctx, modeKey, m)
 }
 
 // ModeFrom returns the mode stored by WithMode, or ModeNone.
 func ModeFrom(ctx context.Context) Mode {
-	m, _ := ctx.Value(ModeContextKey).(Mode)
+	m, _ := ctx.Value(modeKey).(Mode)
 	return m
 }

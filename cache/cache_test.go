@@ -77,18 +77,73 @@ func TestCacheContract(t *testing.T) {
 			if _, found, _ := c.Get(ctx, "k"); found {
 				t.Fatal("Get after Delete: found, want miss")
 			}
-			for _, k := range []string{"p:1", "p:2", "p*:3", "q:1"} {
-				if err := c.Set(ctx, k, []byte(k), time.Minute); err != nil {
-					t.Fatal(err)
-				}
+		})
+	}
+}
+
+// TestVersionedContract: an entry is found only under the generation
+// values it was stored with; a bump of any of them makes it a miss, and
+// Clear removes entries but keeps generations.
+func TestVersionedContract(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			c := b.new(t)
+			ctx := context.Background()
+			gens := []string{"list", "product:7"}
+			cur := make([]int64, 2)
+			if v, found, err := c.GetVersioned(ctx, "page", gens, cur); found || err != nil || v != nil {
+				t.Fatalf("GetVersioned(empty): got %q, %v, %v, want nil, false, nil", v, found, err)
 			}
-			if err := c.DeletePrefix(ctx, "p:"); err != nil {
+			if cur[0] == 0 || cur[1] == 0 {
+				t.Fatalf("generations read: got %v, want values", cur)
+			}
+			if err := c.SetVersioned(ctx, "page", cur, []byte("body"), time.Minute); err != nil {
 				t.Fatal(err)
 			}
-			for k, want := range map[string]bool{"p:1": false, "p:2": false, "p*:3": true, "q:1": true} {
-				if _, found, _ := c.Get(ctx, k); found != want {
-					t.Errorf("after DeletePrefix(p:), %s found: got %v, want %v", k, found, want)
-				}
+			again := make([]int64, 2)
+			if v, found, err := c.GetVersioned(ctx, "page", gens, again); !found || err != nil || string(v) != "body" {
+				t.Fatalf("GetVersioned after SetVersioned: got %q, %v, %v, want body, true, nil", v, found, err)
+			}
+			if err := c.Bump(ctx, "product:7"); err != nil {
+				t.Fatal(err)
+			}
+			after := make([]int64, 2)
+			if _, found, err := c.GetVersioned(ctx, "page", gens, after); found || err != nil {
+				t.Fatalf("GetVersioned after Bump: got found=%v err=%v, want a miss", found, err)
+			}
+			if after[0] != cur[0] || after[1] == cur[1] {
+				t.Errorf("generations after bumping product:7: got %v, want [%d, new]", after, cur[0])
+			}
+			// An entry stored under the current values is found again;
+			// other readings never match it.
+			if err := c.SetVersioned(ctx, "page", after, []byte("new"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if v, found, _ := c.GetVersioned(ctx, "page", gens, make([]int64, 2)); !found || string(v) != "new" {
+				t.Fatalf("GetVersioned after rebuild: got %q, %v, want new, true", v, found)
+			}
+			if _, found, _ := c.GetVersioned(ctx, "page", gens[:1], make([]int64, 1)); found {
+				t.Error("GetVersioned with fewer generations found an entry stamped with two")
+			}
+			// A plain Set under the key is not a versioned entry.
+			_ = c.Set(ctx, "plain", []byte("x"), time.Minute)
+			if _, found, _ := c.GetVersioned(ctx, "plain", gens, make([]int64, 2)); found {
+				t.Error("GetVersioned found an unstamped value")
+			}
+			cl, ok := c.(cache.Clearer)
+			if !ok {
+				t.Fatalf("%T does not implement Clearer", c)
+			}
+			if err := cl.Clear(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, _ := c.Get(ctx, "plain"); found {
+				t.Error("Clear left an entry")
+			}
+			kept := make([]int64, 2)
+			_, _, _ = c.GetVersioned(ctx, "page", gens, kept)
+			if kept[1] != after[1] {
+				t.Errorf("generations after Clear: got %v, want %v (generations survive)", kept, after)
 			}
 		})
 	}
@@ -135,7 +190,7 @@ func TestMemoryTTL(t *testing.T) {
 	if _, found, _ := m.Get(ctx, "long"); !found {
 		t.Error("long-lived entry missing before its TTL")
 	}
-	if d, ok := m.TTL("long"); !ok || d != time.Hour-2*time.Second {
+	if d, ok, _ := m.TTL(ctx, "long"); !ok || d != time.Hour-2*time.Second {
 		t.Errorf("TTL(long): got %v, %v, want %v, true", d, ok, time.Hour-2*time.Second)
 	}
 }
@@ -208,42 +263,9 @@ func TestParseMode(t *testing.T) {
 	}
 }
 
-func TestGenerations(t *testing.T) {
-	srv := testredis.Start(t)
-	client, err := cache.NewRedisClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	ctx := context.Background()
-	for name, g := range map[string]cache.Gens{
-		"memory": cache.NewMemoryGens(),
-		"redis":  cache.NewRedisGens(client, "test:"),
-	} {
-		t.Run(name, func(t *testing.T) {
-			a, b := make([]int64, 2), make([]int64, 2)
-			if err := g.Get(ctx, []string{"x", "y"}, a); err != nil {
-				t.Fatal(err)
-			}
-			if err := g.Bump(ctx, "x"); err != nil {
-				t.Fatal(err)
-			}
-			if err := g.Get(ctx, []string{"x", "y"}, b); err != nil {
-				t.Fatal(err)
-			}
-			if b[0] == a[0] {
-				t.Errorf("x after Bump: got %d, want a new value", b[0])
-			}
-			if b[1] != a[1] {
-				t.Errorf("y after bumping x: got %d, want %d", b[1], a[1])
-			}
-		})
-	}
-}
-
-// TestRedisGensReplay proves an invalidation made while Redis is down is
+// TestRedisBumpReplay proves an invalidation made while Redis is down is
 // applied before Redis-mode reads are trusted again.
-func TestRedisGensReplay(t *testing.T) {
+func TestRedisBumpReplay(t *testing.T) {
 	srv := testredis.Start(t)
 	client, err := cache.NewRedisClient(srv.URL())
 	if err != nil {
@@ -251,20 +273,24 @@ func TestRedisGensReplay(t *testing.T) {
 	}
 	defer client.Close()
 	ctx := context.Background()
-	g := cache.NewRedisGens(client, "test:")
+	r := cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "test:"})
+	gens := []string{"list"}
 	before := make([]int64, 1)
-	if err := g.Get(ctx, []string{"list"}, before); err != nil {
+	if _, _, err := r.GetVersioned(ctx, "k", gens, before); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetVersioned(ctx, "k", before, []byte("old"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	if err := g.Bump(ctx, "list"); err == nil {
+	if err := r.Bump(ctx, "list"); err == nil {
 		t.Fatal("Bump with Redis down: got nil error, want failure")
 	}
-	if g.Pending() != 1 {
-		t.Fatalf("pending: got %d, want 1", g.Pending())
+	if r.PendingBumps() != 1 {
+		t.Fatalf("pending: got %d, want 1", r.PendingBumps())
 	}
-	if err := g.Get(ctx, []string{"list"}, before); err == nil {
-		t.Fatal("Get with Redis down and a pending bump: got nil error")
+	if _, _, err := r.GetVersioned(ctx, "k", gens, make([]int64, 1)); err == nil {
+		t.Fatal("GetVersioned with Redis down and a pending bump: got nil error")
 	}
 	// Redis returns empty, so the old value is gone too; the replayed
 	// bump must still land before any read succeeds.
@@ -274,20 +300,46 @@ func TestRedisGensReplay(t *testing.T) {
 	// the server is back.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := g.Get(ctx, []string{"list"}, after)
+		_, found, err := r.GetVersioned(ctx, "k", gens, after)
 		if err == nil {
+			if found {
+				t.Fatal("the entry from before the bump was served after recovery")
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Get after Redis restart: %v", err)
+			t.Fatalf("GetVersioned after Redis restart: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if g.Pending() != 0 {
-		t.Errorf("pending after recovery: got %d, want 0", g.Pending())
+	if r.PendingBumps() != 0 {
+		t.Errorf("pending after recovery: got %d, want 0", r.PendingBumps())
 	}
 	if after[0] == before[0] {
 		t.Errorf("generation after recovery: got %d, want different from %d", after[0], before[0])
+	}
+}
+
+// TestRedisClearKeepsOthers: Clear removes the workshop's prefix only,
+// with SCAN and UNLINK, and never another application's keys.
+func TestRedisClearKeepsOthers(t *testing.T) {
+	srv := testredis.Start(t)
+	client := srv.Client()
+	ctx := context.Background()
+	r := cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "cw:"})
+	_ = r.Set(ctx, "page:x", []byte("1"), time.Minute)
+	_ = client.Set(ctx, "other:app", "keep", 0).Err()
+	_ = client.Set(ctx, "cwx", "keep", 0).Err()
+	if err := r.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := r.Get(ctx, "page:x"); found {
+		t.Error("Clear left the workshop's key")
+	}
+	for _, k := range []string{"other:app", "cwx"} {
+		if v, err := client.Get(ctx, k).Result(); err != nil || v != "keep" {
+			t.Errorf("foreign key %s after Clear: got %q, %v, want keep", k, v, err)
+		}
 	}
 }
 

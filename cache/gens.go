@@ -13,18 +13,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Gens are named counters recorded in each cached entry and compared on
-// every read. Bumping a generation makes every entry built under its old
-// value a miss, so invalidating "every list page" is one increment instead
-// of a key scan. Readers read the generation before the database and
-// editors bump it after the commit, so an entry filled from a row read
-// before an edit carries an old generation and is never served.
-type Gens interface {
-	// Get fills out[i] with the current value of names[i].
-	Get(ctx context.Context, names []string, out []int64) error
-	// Bump advances every named generation.
-	Bump(ctx context.Context, names ...string) error
-}
+// Generations are named counters recorded in each cached entry and
+// compared on every read (see Cache.GetVersioned). Bumping a generation
+// makes every entry built under its old value a miss, so invalidating
+// "every list page" is one increment instead of a key scan. Readers read
+// the generation before the database and editors bump it after the commit,
+// so an entry filled from a row read before an edit carries an old
+// generation and is never served.
 
 // MemoryGens keeps generations in process memory. They are never evicted:
 // losing a counter could resurrect entries built under an old value.
@@ -38,24 +33,19 @@ type MemoryGens struct {
 	m sync.Map // name → *atomic.Int64
 }
 
-var _ Gens = (*MemoryGens)(nil)
-
-// NewMemoryGens returns an empty set; every generation starts at 1.
-func NewMemoryGens() *MemoryGens { return &MemoryGens{} }
-
-// Get implements Gens.
-func (g *MemoryGens) Get(_ context.Context, names []string, out []int64) error {
+// Get fills out[i] with the current value of names[i]; every generation
+// starts at 1.
+func (g *MemoryGens) Get(names []string, out []int64) {
 	for i, n := range names {
 		out[i] = 1
 		if c, ok := g.m.Load(n); ok {
 			out[i] = c.(*atomic.Int64).Load()
 		}
 	}
-	return nil
 }
 
-// Bump implements Gens.
-func (g *MemoryGens) Bump(_ context.Context, names ...string) error {
+// Bump advances every named generation.
+func (g *MemoryGens) Bump(names ...string) {
 	for _, n := range names {
 		c, ok := g.m.Load(n)
 		if !ok {
@@ -65,7 +55,6 @@ func (g *MemoryGens) Bump(_ context.Context, names ...string) error {
 		}
 		c.(*atomic.Int64).Add(1)
 	}
-	return nil
 }
 
 // RedisGens keeps generations in Redis so every instance sharing the server
@@ -88,10 +77,8 @@ type RedisGens struct {
 	anyPending atomic.Bool
 }
 
-var _ Gens = (*RedisGens)(nil)
-
-// NewRedisGens stores generations under prefix+"gen:".
-func NewRedisGens(client *redis.Client, prefix string) *RedisGens {
+// newRedisGens stores generations under prefix+"gen:".
+func newRedisGens(client *redis.Client, prefix string) *RedisGens {
 	return &RedisGens{client: client, prefix: prefix + "gen:", pending: make(map[string]struct{})}
 }
 
@@ -102,7 +89,8 @@ func (g *RedisGens) Pending() int {
 	return len(g.pending)
 }
 
-// Get implements Gens with one MGET in the common case.
+// Get fills out[i] with the current value of names[i], creating missing
+// counters.
 func (g *RedisGens) Get(ctx context.Context, names []string, out []int64) error {
 	if err := g.flush(ctx); err != nil {
 		return err
@@ -151,45 +139,8 @@ func (g *RedisGens) Get(ctx context.Context, names []string, out []int64) error 
 	return nil
 }
 
-// GetWith reads the named generations and one cache entry of c in a single
-// MGET, so a Redis-mode hit costs one round trip. found is false when a
-// generation had to be created (nothing valid can exist under it yet).
-func (g *RedisGens) GetWith(ctx context.Context, names []string, out []int64, c *Redis, key string) ([]byte, bool, error) {
-	if err := g.flush(ctx); err != nil {
-		return nil, false, err
-	}
-	keys := make([]string, len(names)+1)
-	for i, n := range names {
-		keys[i] = g.prefix + n
-	}
-	keys[len(names)] = c.prefix + key
-	vals, err := c.client.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, false, c.fail("MGET", err)
-	}
-	for i := range names {
-		s, ok := vals[i].(string)
-		if !ok {
-			// A missing counter: create it (rare) and report a miss.
-			c.misses.Add(1)
-			return nil, false, g.Get(ctx, names, out)
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("redis generation %s: %q is not a number", names[i], s)
-		}
-		out[i] = n
-	}
-	s, ok := vals[len(names)].(string)
-	if !ok {
-		c.misses.Add(1)
-		return nil, false, nil
-	}
-	c.hits.Add(1)
-	return bytesOf(s), true, nil
-}
-
-// Bump implements Gens. On failure the names are kept for replay.
+// Bump advances the named generations. On failure the names are kept for
+// replay.
 func (g *RedisGens) Bump(ctx context.Context, names ...string) error {
 	if err := g.bump(ctx, names); err != nil {
 		g.mu.Lock()
@@ -245,10 +196,10 @@ func (g *RedisGens) flush(ctx context.Context) error {
 // edit was made in, and tells other instances sharing the Redis server to
 // bump their in-process generations too.
 type Invalidator struct {
-	Memory *MemoryGens
-	Redis  *RedisGens // nil when there is no Redis at all
-	// Client and Channel enable cross-instance broadcast; both optional.
-	Client  *redis.Client
+	Memory *Memory
+	Redis  *Redis // nil when there is no Redis at all
+	// Channel is the pub/sub channel of cross-instance broadcasts; empty
+	// disables them.
 	Channel string
 	// ID tells this instance's own broadcasts apart from others'.
 	ID  string
@@ -258,26 +209,26 @@ type Invalidator struct {
 // InvalidationResult says what one backend did with an invalidation, for
 // the learner-facing invalidation log.
 type InvalidationResult struct {
-	Backend string
-	Names   []string
-	Err     error
+	Mode  Mode // the backend's mode
+	Names []string
+	Err   error
 }
 
 // Invalidate bumps names in memory and in Redis and broadcasts the bump.
 // A Redis failure is reported and queued for replay, never fatal.
 func (inv *Invalidator) Invalidate(ctx context.Context, names ...string) []InvalidationResult {
-	res := []InvalidationResult{{Backend: "memory", Names: names}}
+	res := []InvalidationResult{{Mode: ModeMemory, Names: names}}
 	_ = inv.Memory.Bump(ctx, names...)
 	if inv.Redis != nil {
 		err := inv.Redis.Bump(ctx, names...)
-		res = append(res, InvalidationResult{Backend: "redis", Names: names, Err: err})
+		res = append(res, InvalidationResult{Mode: ModeRedis, Names: names, Err: err})
 		if err != nil && inv.Log != nil {
 			inv.Log.Warn("redis invalidation queued for replay", "names", names, "err", err)
 		}
 	}
-	if inv.Client != nil && inv.Channel != "" {
+	if inv.Redis != nil && inv.Channel != "" {
 		msg := inv.ID + " " + strings.Join(names, " ")
-		if err := inv.Client.Publish(ctx, inv.Channel, msg).Err(); err != nil && inv.Log != nil {
+		if err := inv.Redis.client.Publish(ctx, inv.Channel, msg).Err(); err != nil && inv.Log != nil {
 			inv.Log.Warn("invalidation broadcast failed", "err", err)
 		}
 	}
@@ -287,11 +238,11 @@ func (inv *Invalidator) Invalidate(ctx context.Context, names ...string) []Inval
 // Listen applies other instances' invalidations to this instance's memory
 // generations until ctx ends. It resubscribes after connection loss.
 func (inv *Invalidator) Listen(ctx context.Context) {
-	if inv.Client == nil || inv.Channel == "" {
+	if inv.Redis == nil || inv.Channel == "" {
 		return
 	}
 	for ctx.Err() == nil {
-		sub := inv.Client.Subscribe(ctx, inv.Channel)
+		sub := inv.Redis.client.Subscribe(ctx, inv.Channel)
 		ch := sub.Channel()
 		inv.drain(ctx, ch)
 		_ = sub.Close()

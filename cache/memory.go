@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,15 @@ const entryOverhead = 96
 // Memory is an in-process LRU cache bounded by a byte budget, with per-entry
 // TTL. It is safe for concurrent use. Expired entries are dropped lazily on
 // access and by eviction, so no background goroutine is needed.
+//
+// It is written here rather than taken from a library on purpose. The
+// lessons need an exact byte budget that counts keys and bookkeeping (so a
+// flood of tiny entries cannot escape it), eviction counts for the stats
+// page, and deterministic behaviour: a page stored on one request must be a
+// HIT on the next. Admission-filtered caches such as ristretto may refuse a
+// Set, and expire or evict asynchronously, so a learner's second load could
+// miss for reasons the workshop cannot show. The eviction lesson compares
+// this LRU with other policies side by side.
 type Memory struct {
 	mu       sync.Mutex
 	items    map[string]*memEntry
@@ -24,6 +32,7 @@ type Memory struct {
 	maxBytes int64
 	ttl      time.Duration
 	now      func() time.Time
+	gens     MemoryGens
 
 	hits, misses, sets, deletes, evictions atomic.Uint64
 }
@@ -36,7 +45,11 @@ type memEntry struct {
 	prev, next *memEntry
 }
 
-var _ Cache = (*Memory)(nil)
+var (
+	_ Cache     = (*Memory)(nil)
+	_ Inspector = (*Memory)(nil)
+	_ Clearer   = (*Memory)(nil)
+)
 
 // MemoryConfig configures NewMemory.
 type MemoryConfig struct {
@@ -117,23 +130,52 @@ func (m *Memory) GetMulti(_ context.Context, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
-// TTL returns how long key has left, and whether it is present.
-func (m *Memory) TTL(key string) (time.Duration, bool) {
+// TTL implements Inspector.
+func (m *Memory) TTL(_ context.Context, key string) (time.Duration, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.items[key]
 	if e == nil {
-		return 0, false
+		return 0, false, nil
 	}
 	if e.expires == 0 {
-		return -1, true
+		return -1, true, nil
 	}
 	left := time.Duration(e.expires - m.now().UnixNano())
 	if left <= 0 {
 		m.removeLocked(e)
-		return 0, false
+		return 0, false, nil
 	}
-	return left, true
+	return left, true, nil
+}
+
+// GetVersioned implements Cache: the generations are process counters, so
+// this is two map reads.
+func (m *Memory) GetVersioned(ctx context.Context, key string, gens []string, cur []int64) ([]byte, bool, error) {
+	m.gens.Get(gens, cur)
+	v, found, err := m.Get(ctx, key)
+	if !found || err != nil {
+		return nil, false, err
+	}
+	if v, ok := unstamp(v, cur); ok {
+		return v, true, nil
+	}
+	// Built under older generations: an edit has happened since. It was
+	// counted as a hit by Get; it is a miss.
+	m.hits.Add(^uint64(0))
+	m.misses.Add(1)
+	return nil, false, nil
+}
+
+// SetVersioned implements Cache.
+func (m *Memory) SetVersioned(ctx context.Context, key string, cur []int64, value []byte, ttl time.Duration) error {
+	return m.Set(ctx, key, stamp(cur, value), ttl)
+}
+
+// Bump implements Cache.
+func (m *Memory) Bump(_ context.Context, names ...string) error {
+	m.gens.Bump(names...)
+	return nil
 }
 
 // Set implements Cache. A value larger than the whole budget is not stored.
@@ -179,22 +221,8 @@ func (m *Memory) Delete(_ context.Context, keys ...string) error {
 	return nil
 }
 
-// DeletePrefix implements Cache. It walks the whole map under the lock,
-// which is fine for a bounded in-process cache.
-func (m *Memory) DeletePrefix(_ context.Context, prefix string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, e := range m.items {
-		if strings.HasPrefix(k, prefix) {
-			m.removeLocked(e)
-			m.deletes.Add(1)
-		}
-	}
-	return nil
-}
-
-// Clear removes every entry and resets the counters.
-func (m *Memory) Clear() {
+// Clear implements Clearer. Generations are kept.
+func (m *Memory) Clear(context.Context) error {
 	m.mu.Lock()
 	m.items = make(map[string]*memEntry)
 	m.head.next, m.head.prev = &m.head, &m.head
@@ -203,9 +231,10 @@ func (m *Memory) Clear() {
 	for _, c := range []*atomic.Uint64{&m.hits, &m.misses, &m.sets, &m.deletes, &m.evictions} {
 		c.Store(0)
 	}
+	return nil
 }
 
-// Stats returns the counters and current size.
+// Stats implements Inspector.
 func (m *Memory) Stats() Stats {
 	m.mu.Lock()
 	n, b := len(m.items), m.bytes

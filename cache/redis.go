@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,11 +22,17 @@ type Redis struct {
 	ttl    time.Duration
 	label  string
 	guard  *Guard
+	gens   *RedisGens
 
 	hits, misses, errs, sets, deletes atomic.Uint64
 }
 
-var _ Cache = (*Redis)(nil)
+var (
+	_ Cache     = (*Redis)(nil)
+	_ Inspector = (*Redis)(nil)
+	_ Clearer   = (*Redis)(nil)
+	_ Locker    = (*Redis)(nil)
+)
 
 // RedisConfig configures NewRedis.
 type RedisConfig struct {
@@ -57,7 +64,8 @@ func NewRedis(cfg RedisConfig) *Redis {
 	if cfg.Guard != nil {
 		cfg.Client.AddHook(cfg.Guard)
 	}
-	return &Redis{client: cfg.Client, prefix: cfg.Prefix, ttl: cfg.DefaultTTL, label: cfg.Label, guard: cfg.Guard}
+	return &Redis{client: cfg.Client, prefix: cfg.Prefix, ttl: cfg.DefaultTTL, label: cfg.Label, guard: cfg.Guard,
+		gens: newRedisGens(cfg.Client, cfg.Prefix)}
 }
 
 // Guard returns the breaker and fault switches, or nil.
@@ -74,7 +82,8 @@ func NewRedisClient(url string) (*redis.Client, error) {
 	opt.ReadTimeout = 150 * time.Millisecond
 	opt.WriteTimeout = 150 * time.Millisecond
 	opt.PoolTimeout = 200 * time.Millisecond
-	opt.MaxRetries = 0
+	// -1 disables retries: in go-redis v9, 0 means the default of 3.
+	opt.MaxRetries = -1
 	// One dial attempt per command: go-redis's default of five with
 	// backoff would make every call against a dead server cost half a
 	// second.
@@ -105,8 +114,7 @@ func (r *Redis) fail(op string, err error) error {
 
 // Get implements Cache.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	s, err := r.client.Get(ctx, r.prefix+key).Result()
-	v := bytesOf(s)
+	v, err := r.client.Get(ctx, r.prefix+key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		r.misses.Add(1)
 		return nil, false, nil
@@ -135,7 +143,7 @@ func (r *Redis) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	var hits uint64
 	for i, v := range vals {
 		if s, ok := v.(string); ok {
-			out[i] = bytesOf(s)
+			out[i] = []byte(s)
 			hits++
 		}
 	}
@@ -144,7 +152,78 @@ func (r *Redis) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
-// TTL returns how long key has left, and whether it is present.
+// GetVersioned implements Cache with one MGET of the generations and the
+// entry, so a Redis hit is one round trip. A generation that does not exist
+// yet is created (rarely: once per name and Redis server), and the read is
+// then a miss, since nothing can have been built under it.
+func (r *Redis) GetVersioned(ctx context.Context, key string, gens []string, cur []int64) ([]byte, bool, error) {
+	if err := r.gens.flush(ctx); err != nil {
+		r.errs.Add(1)
+		return nil, false, err
+	}
+	keys := make([]string, len(gens)+1)
+	for i, n := range gens {
+		keys[i] = r.gens.prefix + n
+	}
+	keys[len(gens)] = r.prefix + key
+	vals, err := r.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, false, r.fail("MGET", err)
+	}
+	for i := range gens {
+		s, ok := vals[i].(string)
+		if !ok {
+			r.misses.Add(1)
+			if err := r.gens.Get(ctx, gens, cur); err != nil {
+				r.errs.Add(1)
+				return nil, false, err
+			}
+			return nil, false, nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("redis generation %s: %q is not a number", gens[i], s)
+		}
+		cur[i] = n
+	}
+	s, ok := vals[len(gens)].(string)
+	if !ok {
+		r.misses.Add(1)
+		return nil, false, nil
+	}
+	v, ok := unstamp([]byte(s), cur)
+	if !ok {
+		r.misses.Add(1)
+		return nil, false, nil
+	}
+	r.hits.Add(1)
+	return v, true, nil
+}
+
+// SetVersioned implements Cache.
+func (r *Redis) SetVersioned(ctx context.Context, key string, cur []int64, value []byte, ttl time.Duration) error {
+	return r.Set(ctx, key, stamp(cur, value), ttl)
+}
+
+// Bump implements Cache. A bump that fails is kept and replayed before the
+// next versioned read is trusted (see RedisGens).
+func (r *Redis) Bump(ctx context.Context, names ...string) error {
+	if err := r.gens.Bump(ctx, names...); err != nil {
+		r.errs.Add(1)
+		return err
+	}
+	return nil
+}
+
+// PendingBumps reports how many bumps wait for Redis to come back.
+func (r *Redis) PendingBumps() int { return r.gens.Pending() }
+
+// TryLock implements Locker with SET NX PX and a random token.
+func (r *Redis) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {
+	return TryLock(ctx, r.client, r.prefix+key, ttl)
+}
+
+// TTL implements Inspector.
 func (r *Redis) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	d, err := r.client.PTTL(ctx, r.prefix+key).Result()
 	if err != nil {
@@ -188,15 +267,34 @@ func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// DeletePrefix implements Cache by SCAN + UNLINK in batches, so a large
+// Clear implements Clearer: every key under the prefix except the
+// generations goes, and the client-side counters are zeroed.
+func (r *Redis) Clear(ctx context.Context) error {
+	err := r.deletePrefix(ctx, "", r.gens.prefix)
+	for _, c := range []*atomic.Uint64{&r.hits, &r.misses, &r.errs, &r.sets, &r.deletes} {
+		c.Store(0)
+	}
+	return err
+}
+
+// DeletePrefix removes every key starting with prefix by SCAN + UNLINK in batches, so a large
 // keyspace never blocks the server the way KEYS would.
 func (r *Redis) DeletePrefix(ctx context.Context, prefix string) error {
+	return r.deletePrefix(ctx, prefix, "")
+}
+
+// deletePrefix deletes the keys under prefix, except those under keep (a
+// full key prefix) when it is set.
+func (r *Redis) deletePrefix(ctx context.Context, prefix, keep string) error {
 	pattern := escapeGlob(r.prefix+prefix) + "*"
 	var cursor uint64
 	for {
 		keys, next, err := r.client.Scan(ctx, cursor, pattern, 500).Result()
 		if err != nil {
 			return r.fail("SCAN", err)
+		}
+		if keep != "" {
+			keys = slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, keep) })
 		}
 		if len(keys) > 0 {
 			n, err := r.client.Unlink(ctx, keys...).Result()
@@ -237,7 +335,8 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Stats returns the client-side counters (server figures come from INFO).
+// Stats implements Inspector with the client-side counters (server figures
+// come from INFO).
 func (r *Redis) Stats() Stats {
 	return Stats{
 		Hits: r.hits.Load(), Misses: r.misses.Load(), Errors: r.errs.Load(),
@@ -245,25 +344,8 @@ func (r *Redis) Stats() Stats {
 	}
 }
 
-// ResetStats zeroes the client-side counters.
-func (r *Redis) ResetStats() {
-	for _, c := range []*atomic.Uint64{&r.hits, &r.misses, &r.errs, &r.sets, &r.deletes} {
-		c.Store(0)
-	}
-}
-
 // Close closes the connection pool.
 func (r *Redis) Close() error { return r.client.Close() }
-
-// bytesOf returns the bytes of s without copying them. go-redis hands
-// replies over as strings; values are read-only by the Cache contract, so
-// sharing the string's memory saves copying every page on every hit.
-func bytesOf(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
 
 func escapeGlob(s string) string {
 	if !strings.ContainsAny(s, `*?[]\`) {

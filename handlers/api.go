@@ -7,8 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
+	"cacheworkshop/cache/page"
 	"cacheworkshop/models"
 )
 
@@ -20,13 +19,6 @@ const apiDataTTL = 10 * time.Second
 // shape has no template, so a constant that changes with the shape is
 // what must invalidate browsers' copies.
 const apiETagDigest = "json1"
-
-// apiRoutes registers the JSON API.
-func (s *Server) apiRoutes(r chi.Router) {
-	r.Get("/api/products", s.handle(s.serveAPIList))
-	r.Get("/api/products/{id}", s.handle(s.serveAPIProduct))
-	r.Get("/api/data", s.handle(s.serveAPIData))
-}
 
 // apiProduct is the JSON form of a product.
 type apiProduct struct {
@@ -79,37 +71,16 @@ type apiPriceStats struct {
 
 // jsonEntry encodes v as a cacheable JSON response. Slot is -1: JSON has
 // no per-request markup, so the stored bytes are sent as they are.
-func jsonEntry(v any) (*Entry, error) {
+func jsonEntry(v any) (*page.Entry, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	body = append(body, '\n')
-	return &Entry{Status: http.StatusOK, ContentType: "application/json; charset=utf-8", Slot: -1, Body: body}, nil
+	return &page.Entry{Status: http.StatusOK, ContentType: "application/json; charset=utf-8", Slot: -1, Body: append(body, '\n')}, nil
 }
 
-// writeAPI sends a served JSON entry. A cache failure cannot be shown in
-// the body (it is cached), so it travels in a header instead.
-func (s *Server) writeAPI(w http.ResponseWriter, r *http.Request, sv *served) {
-	if len(sv.notices) > 0 {
-		w.Header().Set("X-Cache-Notice", headerSafe(sv.notices[0]+" Served from the database instead."))
-	}
-	s.writeEntry(w, r, sv)
-}
-
-// headerSafe drops bytes that cannot appear in a header value.
-func headerSafe(v string) string {
-	b := []byte(v)
-	for i, c := range b {
-		if c < 0x20 || c == 0x7f {
-			b[i] = ' '
-		}
-	}
-	return string(b)
-}
-
-func apiListURL(page, perPage int) string {
-	u := "/api/products?page=" + strconv.Itoa(page)
+func apiListURL(pageNo, perPage int) string {
+	u := "/api/products?page=" + strconv.Itoa(pageNo)
 	if perPage != defaultPerPage {
 		u += "&per_page=" + strconv.Itoa(perPage)
 	}
@@ -117,39 +88,35 @@ func apiListURL(page, perPage int) string {
 }
 
 func (s *Server) serveAPIList(w http.ResponseWriter, r *http.Request) error {
-	page, perPage, err := parsePagination(r)
+	pageNo, perPage, params, err := pagination(r)
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), s.listSpec("api-list", page, perPage, true, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
-		out := apiList{Products: make([]apiProduct, len(ps)), Page: page, PerPage: perPage,
+	req := page.NewRequest("api-list", "/api/products", modeOf(r), params...)
+	return s.serveCached(w, r, s.listSpec(req, pageNo, perPage, true, func(ctx context.Context, total int64, last int, ps []models.Product) (*page.Entry, error) {
+		out := apiList{Products: make([]apiProduct, len(ps)), Page: pageNo, PerPage: perPage,
 			Total: total, LastPage: last, BuiltAt: time.Now().UTC()}
 		for i, p := range ps {
 			out.Products[i] = apiProductOf(p)
 		}
-		if page > 1 {
-			out.Prev = apiListURL(page-1, perPage)
+		if pageNo > 1 {
+			out.Prev = apiListURL(pageNo-1, perPage)
 		}
-		if page < last {
-			out.Next = apiListURL(page+1, perPage)
+		if pageNo < last {
+			out.Next = apiListURL(pageNo+1, perPage)
 		}
 		return jsonEntry(out)
 	}))
-	if err != nil {
-		return err
-	}
-	s.writeAPI(w, r, sv)
-	return nil
 }
 
 func (s *Server) serveAPIProduct(w http.ResponseWriter, r *http.Request) error {
-	id, err := models.ParseID(chi.URLParam(r, "id"))
+	req, id, err := productRequest(r, "api-product", "/api/products/")
 	if err != nil {
 		return err
 	}
 	// The same generations as the detail page: the price rank in the
 	// body changes when any product of the category is edited.
-	spec, err := s.productSpec(r.Context(), "api-product", id, apiETagDigest, func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
+	spec, err := s.productSpec(r.Context(), req, id, apiETagDigest, func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
 		return jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
 			CreatedAt: p.CreatedAt.UTC(), BuiltAt: time.Now().UTC(),
 			InCategory: apiPriceStats{Category: p.Category, Rank: st.Rank, Of: st.CategoryCount,
@@ -158,12 +125,7 @@ func (s *Server) serveAPIProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), spec)
-	if err != nil {
-		return err
-	}
-	s.writeAPI(w, r, sv)
-	return nil
+	return s.serveCached(w, r, spec)
 }
 
 type apiData struct {
@@ -182,9 +144,9 @@ type apiCat struct {
 // serveAPIData is a small sample payload whose timestamp shows when it was
 // built: it stays the same while HITs are served and moves on each MISS.
 func (s *Server) serveAPIData(w http.ResponseWriter, r *http.Request) error {
-	sv, err := s.fetch(r.Context(), pageSpec{
-		Page: "api-data", Key: "sample", Gens: []string{genList}, TTL: apiDataTTL,
-		Build: func(ctx context.Context) (*Entry, error) {
+	return s.serveCached(w, r, page.Spec{
+		Request: page.NewRequest("api-data", "/api/data", modeOf(r)), Gens: listGens, TTL: apiDataTTL,
+		Build: func(ctx context.Context, _ page.Request) (*page.Entry, error) {
 			cats, err := s.store.CategoryCounts(ctx)
 			if err != nil {
 				return nil, err
@@ -198,9 +160,4 @@ func (s *Server) serveAPIData(w http.ResponseWriter, r *http.Request) error {
 			return jsonEntry(d)
 		},
 	})
-	if err != nil {
-		return err
-	}
-	s.writeAPI(w, r, sv)
-	return nil
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"cacheworkshop/internal/testapp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -40,7 +41,7 @@ type apiErrorBody struct {
 }
 
 // decodeJSON checks the response is JSON and decodes it into v.
-func decodeJSON(t *testing.T, r *resp, v any) {
+func decodeJSON(t *testing.T, r *testapp.Resp, v any) {
 	t.Helper()
 	if got, want := r.Header.Get("Content-Type"), "application/json; charset=utf-8"; got != want {
 		t.Fatalf("Content-Type: got %q, want %q (body %.200s)", got, want, r.Body)
@@ -51,7 +52,7 @@ func decodeJSON(t *testing.T, r *resp, v any) {
 }
 
 // checkTiming checks the headers every data response carries.
-func checkTiming(t *testing.T, r *resp, mode, outcome string) {
+func checkTiming(t *testing.T, r *testapp.Resp, mode, outcome string) {
 	t.Helper()
 	if got := r.Header.Get("X-Cache-Mode"); got != mode {
 		t.Errorf("X-Cache-Mode: got %q, want %q", got, mode)
@@ -68,12 +69,12 @@ func checkTiming(t *testing.T, r *resp, mode, outcome string) {
 }
 
 func TestAPIProductsPerMode(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for _, mode := range []string{"none", "memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
 			var first string
 			for i, second := range []bool{false, true} {
-				r := a.get("/api/products?page=2&per_page=10&cache=" + mode)
+				r := a.Get("/api/products?page=2&per_page=10&cache=" + mode)
 				if r.Status != http.StatusOK {
 					t.Fatalf("request %d: got %d, want 200: %s", i, r.Status, r.Body)
 				}
@@ -107,18 +108,18 @@ func TestAPIProductsPerMode(t *testing.T) {
 }
 
 func TestAPIProductPerMode(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for _, mode := range []string{"none", "memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
 			for i, second := range []bool{false, true} {
-				r := a.get("/api/products/7?cache=" + mode)
+				r := a.Get("/api/products/7?cache=" + mode)
 				if r.Status != http.StatusOK {
 					t.Fatalf("request %d: got %d, want 200: %s", i, r.Status, r.Body)
 				}
 				checkTiming(t, r, mode, wantOutcome(mode, second))
 				var p apiProduct
 				decodeJSON(t, r, &p)
-				want := a.product(7)
+				want := a.Product(7)
 				if p.ID != 7 || p.Name != want.Name || p.Version != want.Version || p.PriceCents != want.Price {
 					t.Errorf("got %+v, want the database row %+v", p, want)
 				}
@@ -134,12 +135,12 @@ func TestAPIProductPerMode(t *testing.T) {
 }
 
 func TestAPIData(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for _, mode := range []string{"none", "memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
 			var first string
 			for i, second := range []bool{false, true} {
-				r := a.get("/api/data?cache=" + mode)
+				r := a.Get("/api/data?cache=" + mode)
 				if r.Status != http.StatusOK {
 					t.Fatalf("request %d: got %d, want 200: %s", i, r.Status, r.Body)
 				}
@@ -167,7 +168,7 @@ func TestAPIData(t *testing.T) {
 }
 
 func TestAPIErrors(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	cases := []struct {
 		path   string
 		status int
@@ -192,7 +193,7 @@ func TestAPIErrors(t *testing.T) {
 			t.Run(mode+c.path, func(t *testing.T) {
 				// Twice: an error must never be cached as an answer.
 				for range 2 {
-					r := a.get(c.path, "Cookie", "cache_mode="+mode)
+					r := a.Get(c.path, "Cookie", "cache_mode="+mode)
 					if r.Status != c.status {
 						t.Fatalf("got %d, want %d: %s", r.Status, c.status, r.Body)
 					}
@@ -210,19 +211,19 @@ func TestAPIErrors(t *testing.T) {
 // TestAPIProductConditional checks ETag/304 on the JSON product and that an
 // edit changes the ETag in every mode.
 func TestAPIProductConditional(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for i, mode := range []string{"none", "memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
 			id := int64(21 + i)
 			path := "/api/products/" + itoa(id) + "?cache=" + mode
 			listPath := "/api/products?page=2&cache=" + mode
-			a.get(listPath) // cached before the edit, so the edit must invalidate it
-			r := a.get(path)
+			a.Get(listPath) // cached before the edit, so the edit must invalidate it
+			r := a.Get(path)
 			etag := r.Header.Get("ETag")
 			if etag == "" {
 				t.Fatal("no ETag")
 			}
-			nm := a.get(path, "If-None-Match", etag)
+			nm := a.Get(path, "If-None-Match", etag)
 			if nm.Status != http.StatusNotModified || nm.Body != "" {
 				t.Fatalf("If-None-Match: got %d with %d bytes, want 304 with none", nm.Status, len(nm.Body))
 			}
@@ -230,11 +231,11 @@ func TestAPIProductConditional(t *testing.T) {
 			if got := nm.Header.Get("ETag"); got != etag {
 				t.Errorf("304 ETag: got %q, want %q", got, etag)
 			}
-			p := a.product(id)
-			if e := a.post("/products/"+itoa(id)+"/edit", editForm(p, map[string]string{"name": "Renamed for the API"})); e.Status != http.StatusSeeOther {
+			p := a.Product(id)
+			if e := a.Post("/products/"+itoa(id)+"/edit", testapp.EditForm(p, map[string]string{"name": "Renamed for the API"})); e.Status != http.StatusSeeOther {
 				t.Fatalf("edit: got %d, want 303: %s", e.Status, e.Body)
 			}
-			after := a.get(path, "If-None-Match", etag)
+			after := a.Get(path, "If-None-Match", etag)
 			if after.Status != http.StatusOK {
 				t.Fatalf("after edit: got %d, want 200", after.Status)
 			}
@@ -248,7 +249,7 @@ func TestAPIProductConditional(t *testing.T) {
 			}
 			// The list API is invalidated by the same edit.
 			var l apiListBody
-			decodeJSON(t, a.get(listPath), &l)
+			decodeJSON(t, a.Get(listPath), &l)
 			if got := l.Products[id-21].Name; got != "Renamed for the API" {
 				t.Errorf("list after edit: got %q, want the new name", got)
 			}
@@ -261,11 +262,11 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // TestAPIRedisDown checks the API answers from the database when Redis is
 // down, and says so in a header since a cached body cannot.
 func TestAPIRedisDown(t *testing.T) {
-	a := newApp(t)
-	a.redis.Stop()
+	a := testapp.New(t)
+	a.RedisServer.Stop()
 	for _, path := range []string{"/api/products?cache=redis", "/api/products/3?cache=redis", "/api/data?cache=redis"} {
 		t.Run(path, func(t *testing.T) {
-			r := a.get(path)
+			r := a.Get(path)
 			if r.Status != http.StatusOK {
 				t.Fatalf("got %d, want 200: %s", r.Status, r.Body)
 			}

@@ -6,14 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"cacheworkshop/app"
 	"cacheworkshop/handlers"
+	"cacheworkshop/internal/testapp"
 )
 
 // newBenchServer is newApp's server (own SQLite file, own real
 // redis-server, SLOW_QUERY_MS=0), for benchmarks.
 func newBenchServer(b *testing.B) *handlers.Server {
 	b.Helper()
-	return newApp(b, func(c *handlers.ServerConfig) { c.TTL = 5 * time.Minute }).srv
+	return testapp.New(b, func(c *app.Config) { c.TTL = 5 * time.Minute }).Server
 }
 
 // benchWriter is a ResponseWriter that counts the body instead of keeping

@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"cacheworkshop/app"
 	"cacheworkshop/cache"
-	"cacheworkshop/handlers"
+	"cacheworkshop/internal/testapp"
 )
 
 // TestCacheKeyIgnoresUnknownParams: tracking parameters and parameter
 // order must not split one page into several entries.
 func TestCacheKeyIgnoresUnknownParams(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	tests := []struct{ first, second string }{
 		{"/products?page=1&x=1", "/products?x=2&page=1"},
 		{"/products?page=2&per_page=10", "/products?per_page=10&utm_source=news&page=2"},
@@ -28,8 +29,8 @@ func TestCacheKeyIgnoresUnknownParams(t *testing.T) {
 	}
 	for _, mode := range []string{"memory", "redis"} {
 		for _, tt := range tests {
-			r1 := a.get(tt.first, "Cookie", "cache_mode="+mode)
-			r2 := a.get(tt.second, "Cookie", "cache_mode="+mode)
+			r1 := a.Get(tt.first, "Cookie", "cache_mode="+mode)
+			r2 := a.Get(tt.second, "Cookie", "cache_mode="+mode)
 			if r1.Status != 200 || r2.Status != 200 {
 				t.Fatalf("%s then %s (%s): status got %d, %d, want 200, 200", tt.first, tt.second, mode, r1.Status, r2.Status)
 			}
@@ -106,15 +107,15 @@ func (p *floodPeak) sampleHeap() {
 // keep the memory cache within its byte budget.
 func TestURLFlood(t *testing.T) {
 	const budget = 2 << 20
-	mem := cache.NewMemory(cache.MemoryConfig{MaxBytes: budget})
 	// Pages live an hour so a long flood sees no expiry: any miss below
 	// would then be a new key. (A fragment with a shorter TTL may still be
 	// stored again; that replaces an entry, it does not add one.)
-	a := newApp(t, func(c *handlers.ServerConfig) { c.Memory = mem; c.DefaultMode = cache.ModeMemory; c.TTL = time.Hour })
+	a := testapp.New(t, func(c *app.Config) { c.MemoryBytes = budget; c.DefaultMode = cache.ModeMemory; c.TTL = time.Hour })
+	mem := a.Memory
 	peak := &floodPeak{m: mem}
 	serve := func(path string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
-		a.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		a.Server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		return rec
 	}
 	runtime.GC()

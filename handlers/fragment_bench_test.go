@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -32,51 +31,17 @@ func benchServer(b *testing.B) *Server {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	b.Cleanup(func() { _ = rdb.Close() })
-	s, err := NewServer(ServerConfig{
-		Store: store, Memory: cache.NewMemory(cache.MemoryConfig{}),
-		Redis:  cache.NewRedis(cache.RedisConfig{Client: rdb}),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TTL: time.Hour,
+	mem := cache.NewMemory(cache.MemoryConfig{})
+	rc := cache.NewRedis(cache.RedisConfig{Client: rdb})
+	s, err := NewServer(Config{
+		Store: store, Memory: mem, Redis: rc, RedisLabel: "Redis",
+		Invalidator: &cache.Invalidator{Memory: mem},
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)), TTL: time.Hour,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s
-}
-
-// BenchmarkFragmentHit is the cost of one {{fragment}} call that hits the
-// memory cache: key building, lookup, trace record.
-func BenchmarkFragmentHit(b *testing.B) { benchFragment(b, cache.ModeMemory) }
-
-// BenchmarkFragmentRender is the same row rendered without a cache, for
-// comparison with a hit.
-func BenchmarkFragmentRender(b *testing.B) { benchFragment(b, cache.ModeNone) }
-
-// benchFragment calls {{fragment}} for one product row in mode, as inside
-// a page render: the fragment writes into the page's buffer.
-func benchFragment(b *testing.B, mode cache.Mode) {
-	s := benchServer(b)
-	t, _, err := s.pages.get("list")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := trace.NewContext(cache.WithMode(context.Background(), mode), trace.New())
-	rr := s.newRenderReq(ctx, "list")
-	rr.tmpl = t
-	row := rowOf(models.Product{ID: 7, Name: "Harbor USB-C Speaker", Category: "Electronics", Price: 49399, Stock: 3, Version: 1})
-	var page bytes.Buffer
-	rr.out = &page
-	if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil { // fills the cache
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		page.Reset()
-		if _, err := fragment(rr, "product-row", row.FragKey, row); err != nil {
-			b.Fatal(err)
-		}
-		// Keep the trace from growing without bound across iterations.
-		rr.ctx = trace.NewContext(ctx, trace.New())
-	}
 }
 
 // BenchmarkListRender measures building the list page on a page-cache miss
@@ -97,9 +62,9 @@ func BenchmarkListRender(b *testing.B) {
 			build := func() {
 				// A fresh generation each time forces a page miss, so
 				// every iteration renders; fragments stay or go per case.
-				_ = s.inval.Memory.Bump(context.Background(), genList)
+				_ = s.cfg.Memory.Bump(context.Background(), genList)
 				if tc.cold {
-					s.memory.Clear()
+					_ = s.cfg.Memory.Clear(context.Background())
 				}
 				rec := httptest.NewRecorder()
 				ctx := trace.NewContext(cache.WithMode(context.Background(), tc.mode), trace.New())

@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"cacheworkshop/app"
+	"cacheworkshop/internal/testapp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"cacheworkshop/handlers"
 )
 
 // lookup is one cache entry of a Server-Timing header.
@@ -60,10 +60,10 @@ func frags(st string) map[string]string {
 func TestRussianDoll(t *testing.T) {
 	for _, mode := range []string{"memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
-			a := newApp(t)
+			a := testapp.New(t)
 			page1 := "/products?page=1&cache=" + mode
 			page2 := "/products?page=2&cache=" + mode
-			first := a.get(page1)
+			first := a.Get(page1)
 			fr := frags(first.Header.Get("Server-Timing"))
 			if len(fr) < 21 {
 				t.Fatalf("cold page: got %d fragment lookups, want a table and 20 rows: %v", len(fr), fr)
@@ -73,8 +73,8 @@ func TestRussianDoll(t *testing.T) {
 					t.Errorf("cold page: %s got %s, want MISS", k, o)
 				}
 			}
-			a.get(page2)
-			second := a.get(page1)
+			a.Get(page2)
+			second := a.Get(page1)
 			if second.Header.Get("X-Cache") != "HIT" {
 				t.Fatalf("second identical request: X-Cache got %q, want HIT", second.Header.Get("X-Cache"))
 			}
@@ -82,11 +82,11 @@ func TestRussianDoll(t *testing.T) {
 				t.Errorf("page hit looked up %d fragments, want 0 (stored bytes only)", n)
 			}
 
-			p := a.product(7)
-			if r := a.post("/products/7/edit", editForm(p, map[string]string{"stock": "5"})); r.Status != 303 {
+			p := a.Product(7)
+			if r := a.Post("/products/7/edit", testapp.EditForm(p, map[string]string{"stock": "5"})); r.Status != 303 {
 				t.Fatalf("edit: got %d", r.Status)
 			}
-			after := a.get(page1)
+			after := a.Get(page1)
 			if got := after.Header.Get("X-Cache"); got != "MISS" {
 				t.Errorf("page 1 after edit: X-Cache got %q, want MISS", got)
 			}
@@ -100,7 +100,7 @@ func TestRussianDoll(t *testing.T) {
 					}
 				case strings.HasPrefix(k, "product-row:7:"):
 					rows++
-					if o != "MISS" || !strings.HasPrefix(k, fmt.Sprintf("product-row:7:v%d:", p.Version+1)) {
+					if o != "MISS" || k != fmt.Sprintf("product-row:7:v%d", p.Version+1) {
 						t.Errorf("edited row: got %s %s, want MISS under version %d", k, o, p.Version+1)
 					}
 				case strings.HasPrefix(k, "product-row:"):
@@ -115,7 +115,7 @@ func TestRussianDoll(t *testing.T) {
 			if rows != 20 || hits != 19 {
 				t.Errorf("rows after edit: got %d looked up, %d hits, want 20 and 19", rows, hits)
 			}
-			other := a.get(page2)
+			other := a.Get(page2)
 			fr = frags(other.Header.Get("Server-Timing"))
 			for k, o := range fr {
 				if strings.HasPrefix(k, "product-table:") && o != "HIT" {
@@ -131,15 +131,15 @@ func TestRussianDoll(t *testing.T) {
 
 // TestFragmentsShared: rows are shared by every table that shows them.
 func TestFragmentsShared(t *testing.T) {
-	a := newApp(t)
-	a.get("/products?page=1&per_page=10&cache=memory")
-	fr := frags(a.get("/products?page=1&per_page=20&cache=memory").Header.Get("Server-Timing"))
+	a := testapp.New(t)
+	a.Get("/products?page=1&per_page=10&cache=memory")
+	fr := frags(a.Get("/products?page=1&per_page=20&cache=memory").Header.Get("Server-Timing"))
 	for id := 1; id <= 20; id++ {
 		want := "MISS"
 		if id <= 10 {
 			want = "HIT"
 		}
-		if got := fr[fmt.Sprintf("product-row:%d:v1:r1", id)]; got != want {
+		if got := fr[fmt.Sprintf("product-row:%d:v1", id)]; got != want {
 			t.Errorf("row %d: got %q, want %s", id, got, want)
 		}
 	}
@@ -147,9 +147,9 @@ func TestFragmentsShared(t *testing.T) {
 
 // TestModeNoneRendersFragments: mode none bypasses every fragment.
 func TestModeNoneRendersFragments(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for i := range 2 {
-		for _, l := range lookups(a.get("/products?cache=none").Header.Get("Server-Timing")) {
+		for _, l := range lookups(a.Get("/products?cache=none").Header.Get("Server-Timing")) {
 			if (l.name == "cache" || l.name == "frag") && l.outcome != "BYPASS" {
 				t.Errorf("request %d: %s %s got %s, want BYPASS", i, l.name, l.key, l.outcome)
 			}
@@ -174,10 +174,10 @@ func TestFragmentDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := newApp(t, func(c *handlers.ServerConfig) {
+	a := testapp.New(t, func(c *app.Config) {
 		c.Dev, c.TemplateDir, c.StaticDir = true, dir, "../static"
 	})
-	a.get("/products/3?cache=memory")
+	a.Get("/products/3?cache=memory")
 	// Edit the product card's markup only.
 	path := filepath.Join(dir, "fragments.html")
 	b, _ := os.ReadFile(path)
@@ -188,7 +188,7 @@ func TestFragmentDigest(t *testing.T) {
 	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := a.get("/products/3?cache=memory")
+	r := a.Get("/products/3?cache=memory")
 	if !strings.Contains(r.Body, `data-new-markup="yes"`) {
 		t.Fatal("changed fragment template: old markup served")
 	}
@@ -204,9 +204,9 @@ func TestFragmentDigest(t *testing.T) {
 // TestNoRequestDataInCache: nothing per-request (the timing bar, the
 // trace, a saved message) is ever stored, in a page or a fragment.
 func TestNoRequestDataInCache(t *testing.T) {
-	a := newApp(t)
-	p := a.product(4)
-	r := a.post("/products/4/edit", editForm(p, map[string]string{"name": "Per-request probe"}))
+	a := testapp.New(t)
+	p := a.Product(4)
+	r := a.Post("/products/4/edit", testapp.EditForm(p, map[string]string{"name": "Per-request probe"}))
 	var flash string
 	for _, c := range r.Header.Values("Set-Cookie") {
 		if strings.HasPrefix(c, "flash=") {
@@ -219,7 +219,7 @@ func TestNoRequestDataInCache(t *testing.T) {
 			if strings.Contains(path, "?") {
 				sep = "&"
 			}
-			a.get(path+sep+"cache="+mode, "Cookie", flash)
+			a.Get(path+sep+"cache="+mode, "Cookie", flash)
 		}
 	}
 	ctx := context.Background()
@@ -231,7 +231,7 @@ func TestNoRequestDataInCache(t *testing.T) {
 		}
 	}
 	var keys []string
-	it := a.redis.Client().Scan(ctx, 0, "cw:*", 1000).Iterator()
+	it := a.RedisServer.Client().Scan(ctx, 0, "cw:*", 1000).Iterator()
 	for it.Next(ctx) {
 		keys = append(keys, it.Val())
 	}
@@ -243,12 +243,12 @@ func TestNoRequestDataInCache(t *testing.T) {
 		if strings.HasPrefix(k, "cw:gen:") {
 			continue
 		}
-		v, err := a.redis.Client().Get(ctx, k).Bytes()
+		v, err := a.RedisServer.Client().Get(ctx, k).Bytes()
 		if err == nil {
 			check("redis", k, v)
 			checked++
 		}
-		if mv, found, _ := a.memory.Get(ctx, strings.TrimPrefix(k, "cw:")); found {
+		if mv, found, _ := a.Memory.Get(ctx, strings.TrimPrefix(k, "cw:")); found {
 			check("memory", k, mv)
 		}
 	}
@@ -258,8 +258,8 @@ func TestNoRequestDataInCache(t *testing.T) {
 }
 
 func TestCacheKeyExplainer(t *testing.T) {
-	a := newApp(t)
-	r := a.get("/products/9?cache=memory")
+	a := testapp.New(t)
+	r := a.Get("/products/9?cache=memory")
 	var key string
 	for _, l := range lookups(r.Header.Get("Server-Timing")) {
 		if l.name == "cache" {
@@ -272,7 +272,7 @@ func TestCacheKeyExplainer(t *testing.T) {
 	if !strings.Contains(r.Body, `data-server-timing="cache;desc=&#34;memory miss page:detail:`) {
 		t.Error("trace panel lacks this response's Server-Timing for the browser to draw")
 	}
-	res := a.get("/api/cache-key?key=" + url.QueryEscape(key))
+	res := a.Get("/api/cache-key?key=" + url.QueryEscape(key))
 	var rep struct {
 		Parts    []struct{ Name, Value string }
 		In       map[string]map[string]any
@@ -294,7 +294,7 @@ func TestCacheKeyExplainer(t *testing.T) {
 	if rep.In["memory"]["present"] != true {
 		t.Errorf("memory presence: got %v, want true", rep.In["memory"])
 	}
-	if res := a.get("/api/cache-key?key="); res.Status != 400 || !strings.Contains(res.Header.Get("Content-Type"), "json") {
+	if res := a.Get("/api/cache-key?key="); res.Status != 400 || !strings.Contains(res.Header.Get("Content-Type"), "json") {
 		t.Errorf("empty key: got %d %s, want a 400 JSON error", res.Status, res.Header.Get("Content-Type"))
 	}
 }
@@ -304,8 +304,8 @@ func TestCacheKeyExplainer(t *testing.T) {
 // either backend, rebuilt from cached fragments); only the per-request bar
 // and trace and the mode-specific parts of the layout differ.
 func TestModesRenderSameMarkup(t *testing.T) {
-	a := newApp(t)
-	frag := newApp(t, func(c *handlers.ServerConfig) { c.NoPageCache = true })
+	a := testapp.New(t)
+	frag := testapp.New(t, func(c *app.Config) { c.NoPageCache = true })
 	perRequest := regexp.MustCompile(`(?s)<section class="reqbar.*?</details>`)
 	// What depends on the mode by design: the body class, the current
 	// link of the mode switch, the footer's mode name.
@@ -329,14 +329,14 @@ func TestModesRenderSameMarkup(t *testing.T) {
 		}
 		for _, mode := range []string{"none", "memory", "redis"} {
 			for i := range 2 { // a miss, then a hit
-				r := a.get(path, "Cookie", "cache_mode="+mode)
+				r := a.Get(path, "Cookie", "cache_mode="+mode)
 				if r.Status != 200 {
 					t.Fatalf("GET %s (%s): status %d", path, mode, r.Status)
 				}
 				check(mode+" "+r.Header.Get("X-Cache")+" #"+strconv.Itoa(i+1), r.Body)
 			}
 			for range 2 { // fragments cold, then hot
-				r := frag.get(path, "Cookie", "cache_mode="+mode)
+				r := frag.Get(path, "Cookie", "cache_mode="+mode)
 				check(mode+" page cache off", r.Body)
 			}
 		}

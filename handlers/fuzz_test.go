@@ -1,9 +1,7 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,12 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
+	"cacheworkshop/app"
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
+	"cacheworkshop/internal/testapp"
 	"cacheworkshop/models"
-	"cacheworkshop/weather"
 )
 
 // fuzzServer is one seeded server per fuzz target (and per fuzzing worker
@@ -33,11 +31,11 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	// real run; a recorder has no local address to call back.
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fs.srv.ServeHTTP(w, r) }))
 	tb.Cleanup(up.Close)
-	a := newApp(tb, func(c *handlers.ServerConfig) {
-		c.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: 8 << 20})
-		c.WeatherLatency, c.WeatherUpstreamURL = time.Millisecond, up.URL
+	a := testapp.New(tb, func(c *app.Config) {
+		c.MemoryBytes = 8 << 20
+		c.WeatherLatency, c.WeatherURL = time.Millisecond, up.URL
 	})
-	fs.srv, fs.store = a.srv, a.store
+	fs.srv, fs.store = a.Server, a.Store
 	return fs
 }
 
@@ -247,73 +245,6 @@ func FuzzEditForm(f *testing.F) {
 		}
 		if rec.Code == http.StatusSeeOther && (after.Name != ch.Name || after.Price != ch.Price || after.Stock != ch.Stock) {
 			t.Fatalf("form %q: stored %q %d %d, want %q %d %d", body, after.Name, after.Price, after.Stock, ch.Name, ch.Price, ch.Stock)
-		}
-	})
-}
-
-// FuzzCity: /api/weather?city= never fails with a 5xx, answers JSON, and
-// serves (200) only names weather.Normalize accepts; Normalize itself is
-// idempotent and bounded.
-func FuzzCity(f *testing.F) {
-	for _, s := range []string{"Paris", " paris ", "PARIS", "São Paulo", "N'Djamena", "Saint-Étienne", "", "   ", "123",
-		"<script>", "\xff", "a\x00b", strings.Repeat("a", 65), strings.Repeat("é", 64), "x y", "l’Aquila"} {
-		f.Add(s)
-	}
-	fs := newFuzzServer(f)
-	f.Fuzz(func(t *testing.T, city string) {
-		norm, nerr := weather.Normalize(city)
-		if nerr == nil {
-			if !utf8.ValidString(norm) || utf8.RuneCountInString(norm) > weather.MaxCityLen || norm == "" {
-				t.Fatalf("Normalize(%q) = %q: not a valid key", city, norm)
-			}
-			if again, err := weather.Normalize(norm); err != nil || again != norm {
-				t.Fatalf("Normalize(Normalize(%q)) = %q, %v; want %q", city, again, err, norm)
-			}
-		} else if !errors.Is(nerr, weather.ErrCity) {
-			t.Fatalf("Normalize(%q): error %v does not wrap ErrCity", city, nerr)
-		}
-		rec := fs.serve(t, fuzzGet("/api/weather", url.Values{"city": {city}}.Encode()), 1)
-		if rec.Code == 200 && nerr != nil {
-			t.Fatalf("city=%q: 200 for a name Normalize refuses (%v)", city, nerr)
-		}
-		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			t.Fatalf("city=%q: Content-Type %q, want JSON", city, ct)
-		}
-	})
-}
-
-// FuzzUnmarshalEntry: a cache entry is read from a shared store anyone can
-// write to, so arbitrary bytes must decode or fail, never panic; what
-// decodes must survive a round trip.
-func FuzzUnmarshalEntry(f *testing.F) {
-	e := &handlers.Entry{Status: 200, ContentType: "text/html; charset=utf-8", ETag: `"x"`, Slot: 3, Body: []byte("abcdef"),
-		BuiltAt: time.Unix(1700000000, 5), BuildDur: time.Millisecond, DBCount: 2}
-	f.Add(e.MarshalBinary())
-	f.Add((&handlers.Entry{Slot: -1}).MarshalBinary())
-	f.Add([]byte{})
-	f.Add([]byte{0xC7})
-	f.Add([]byte{0xC7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Add([]byte("not an entry"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		orig := bytes.Clone(data)
-		e, err := handlers.UnmarshalEntry(data)
-		if !bytes.Equal(orig, data) {
-			t.Fatal("UnmarshalEntry modified its input")
-		}
-		if err != nil {
-			return
-		}
-		if e.Slot < -1 || e.Slot > len(e.Body) {
-			t.Fatalf("decoded slot %d outside -1..%d", e.Slot, len(e.Body))
-		}
-		e2, err := handlers.UnmarshalEntry(e.MarshalBinary())
-		if err != nil {
-			t.Fatalf("re-encoded entry does not decode: %v", err)
-		}
-		if e2.Status != e.Status || e2.Slot != e.Slot || e2.ContentType != e.ContentType || e2.ETag != e.ETag ||
-			!bytes.Equal(e2.Body, e.Body) || !e2.LastModified.Equal(e.LastModified) || !e2.BuiltAt.Equal(e.BuiltAt) ||
-			e2.BuildDur != e.BuildDur || e2.DBDur != e.DBDur || e2.DBCount != e.DBCount || e2.Simulated != e.Simulated {
-			t.Fatalf("round trip changed the entry: got %+v, want %+v", e2, e)
 		}
 	})
 }

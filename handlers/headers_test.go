@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"cacheworkshop/internal/testapp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,11 +11,11 @@ import (
 // work on each hit, so a new one should be a deliberate choice. The
 // security policy must still forbid framing and inline script.
 func TestHitHeaders(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for _, path := range []string{"/products?page=2", "/products/7", "/api/products/7"} {
 		for _, mode := range []string{"memory", "redis"} {
-			a.get(path, "Cookie", "cache_mode="+mode)
-			r := a.get(path, "Cookie", "cache_mode="+mode)
+			a.Get(path, "Cookie", "cache_mode="+mode)
+			r := a.Get(path, "Cookie", "cache_mode="+mode)
 			if r.Status != 200 || r.Header.Get("X-Cache") != "HIT" {
 				t.Fatalf("GET %s (%s) twice: got %d X-Cache %q, want 200 HIT", path, mode, r.Status, r.Header.Get("X-Cache"))
 			}

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"cacheworkshop/internal/testapp"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -215,7 +216,7 @@ func hostileCases() []hostileCase {
 		{name: "clear unknown backend", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"disk"}}, status: 400},
 		{name: "clear without backend", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{}, status: 400},
 		{name: "clear markup backend", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {hostilePayload}}, status: 400},
-		{name: "clear over 4 KiB", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory"}, "pad": {strings.Repeat("p", 8<<10)}}, status: 413},
+		{name: "clear over 64 KiB", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory"}, "pad": {strings.Repeat("p", 65<<10)}}, status: 413},
 		{name: "cross-site clear", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory"}}, header: []string{"Sec-Fetch-Site", "cross-site"}, status: 403},
 		{name: "clear with conflicting backends", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory", "redis"}}, status: 400},
 	}
@@ -223,19 +224,19 @@ func hostileCases() []hostileCase {
 }
 
 // hostileSnapshot fingerprints every row that an edit could change.
-func (a *app) hostileSnapshot() string {
-	a.t.Helper()
+func hostileSnapshot(a *testapp.App) string {
+	a.T.Helper()
 	var r struct {
 		N        int64
 		Versions int64
 		Names    int64
 		Updated  string
 	}
-	err := a.store.DB().Raw(`SELECT COUNT(*) AS n, SUM(version) AS versions,
+	err := a.Store.DB().Raw(`SELECT COUNT(*) AS n, SUM(version) AS versions,
 		SUM(LENGTH(name) + LENGTH(description) + LENGTH(category) + price + stock) AS names,
 		MAX(updated_at) AS updated FROM products`).Scan(&r).Error
 	if err != nil {
-		a.t.Fatal(err)
+		a.T.Fatal(err)
 	}
 	b, _ := json.Marshal(r)
 	return string(b)
@@ -243,7 +244,7 @@ func (a *app) hostileSnapshot() string {
 
 // hostileDo sends one case; transport errors are failures of the test,
 // not of the server, so they are reported as such.
-func (a *app) hostileDo(t *testing.T, c hostileCase, mode string) (*resp, error) {
+func hostileDo(a *testapp.App, t *testing.T, c hostileCase, mode string) (*testapp.Resp, error) {
 	t.Helper()
 	body := c.body
 	ctype := c.ctype
@@ -253,7 +254,7 @@ func (a *app) hostileDo(t *testing.T, c hostileCase, mode string) (*resp, error)
 			ctype = "application/x-www-form-urlencoded"
 		}
 	}
-	req, err := http.NewRequest(c.method, a.ts.URL+c.path, strings.NewReader(body))
+	req, err := http.NewRequest(c.method, a.TS.URL+c.path, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -275,21 +276,21 @@ func (a *app) hostileDo(t *testing.T, c hostileCase, mode string) (*resp, error)
 	if err != nil {
 		return nil, err
 	}
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: string(b)}, nil
+	return &testapp.Resp{Status: res.StatusCode, Header: res.Header, Body: string(b)}, nil
 }
 
 // TestHostileInput sends every bad input in every mode and checks each
 // gets its exact 4xx, in HTML for pages and JSON under /api/, with no
 // injected markup echoed back, and that the database is unchanged.
 func TestHostileInput(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	cases := hostileCases()
-	before := a.hostileSnapshot()
+	before := hostileSnapshot(a)
 	tried := 0
 	for _, mode := range []string{"none", "memory", "redis"} {
 		for _, c := range cases {
 			t.Run(mode+"/"+c.name, func(t *testing.T) {
-				r, err := a.hostileDo(t, c, mode)
+				r, err := hostileDo(a, t, c, mode)
 				if err != nil {
 					t.Fatalf("%s %.80s: %v", c.method, c.path, err)
 				}
@@ -317,28 +318,28 @@ func TestHostileInput(t *testing.T) {
 				if strings.Contains(r.Body, hostilePayload) {
 					t.Errorf("the response echoes %q unescaped", hostilePayload)
 				}
-				if got := a.hostileSnapshot(); got != before {
+				if got := hostileSnapshot(a); got != before {
 					t.Fatalf("database changed: got %s, want %s", got, before)
 				}
 			})
 		}
 	}
-	t.Logf("bad inputs: %d per mode, %d requests sent in 3 modes; database unchanged: %v", len(cases), tried, a.hostileSnapshot() == before)
+	t.Logf("bad inputs: %d per mode, %d requests sent in 3 modes; database unchanged: %v", len(cases), tried, hostileSnapshot(a) == before)
 }
 
 // TestMarkupNameIsStoredAndEscaped: markup is valid text for a name, so it
 // is saved, and every page and the JSON show it inert.
 func TestMarkupNameIsStoredAndEscaped(t *testing.T) {
-	a := newApp(t)
-	p := a.product(3)
-	r := a.post("/products/3/edit", editForm(p, map[string]string{"name": hostilePayload + ` "quoted" & 'single'`}))
+	a := testapp.New(t)
+	p := a.Product(3)
+	r := a.Post("/products/3/edit", testapp.EditForm(p, map[string]string{"name": hostilePayload + ` "quoted" & 'single'`}))
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("edit: got %d, want 303", r.Status)
 	}
 	for _, mode := range []string{"none", "memory", "redis"} {
 		for _, path := range []string{"/products/3", "/products?page=1", "/products/3/edit", "/api/products/3"} {
 			for range 2 { // the MISS and the HIT
-				r := a.get(path, "Cookie", "cache_mode="+mode)
+				r := a.Get(path, "Cookie", "cache_mode="+mode)
 				if r.Status != 200 {
 					t.Fatalf("%s (%s): got %d, want 200", path, mode, r.Status)
 				}

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"html/template"
-	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +13,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"cacheworkshop/cache"
+	"cacheworkshop/cache/fragment"
+	"cacheworkshop/cache/page"
 	"cacheworkshop/models"
 	"cacheworkshop/trace"
 )
@@ -23,13 +22,37 @@ import (
 const (
 	defaultPerPage = 20
 	maxPerPage     = 100
-	maxFormBytes   = 64 << 10
 )
+
+// catalogueRoutes registers the catalogue's own pages and API.
+func (s *Server) catalogueRoutes(r chi.Router) {
+	r.Get("/", s.handle(s.serveHome))
+	r.Get("/products", s.handle(s.serveList))
+	r.Get("/products/{id}", s.handle(s.serveDetail))
+	r.Get("/products/{id}/edit", s.handle(s.serveEditForm))
+	r.With(s.editGuard).Post("/products/{id}/edit", s.handle(s.serveEdit))
+	r.With(s.requireAdmin).Post("/reset", s.handle(s.serveReset))
+	r.Get("/api/products", s.handle(s.serveAPIList))
+	r.Get("/api/products/{id}", s.handle(s.serveAPIProduct))
+	r.Get("/api/data", s.handle(s.serveAPIData))
+	r.Get("/api/cache-key", s.handle(s.serveCacheKey))
+}
+
+// editGuard is requireAdmin when EDIT_REQUIRES_ADMIN is set.
+func (s *Server) editGuard(next http.Handler) http.Handler {
+	if s.cfg.EditRequiresAdmin {
+		return s.requireAdmin(next)
+	}
+	return next
+}
 
 // Generation names. Every list page shares one generation (any edit can
 // change any list page's content); each product and each category has its
 // own, so an edit invalidates exactly the detail pages it can change.
 const genList = "list"
+
+// listGens is every list's generations: shared, never modified.
+var listGens = []string{genList}
 
 func genProduct(id int64) string { return "product:" + strconv.FormatInt(id, 10) }
 
@@ -49,208 +72,104 @@ func genCategory(c string) string {
 	return b.String()
 }
 
-// parsePositive reads a query parameter that must be a whole number in
-// [min, max]; absent means def.
-func parsePositive(r *http.Request, name string, def, min, max int) (int, error) {
-	v, err := singleParam(r, name)
-	if err != nil {
-		return 0, err
+// pagination reads ?page and ?per_page. The defaults are left out of the
+// canonical request (""), so /products and /products?page=1 share a key.
+func pagination(r *http.Request) (pageNo, perPage int, params []string, err error) {
+	if perPage, err = IntParam(r, "per_page", defaultPerPage, 1, maxPerPage); err != nil {
+		return 0, 0, nil, err
 	}
-	if v == "" && !hasParam(r, name) {
-		return def, nil
+	if pageNo, err = IntParam(r, "page", 1, 1, 1_000_000); err != nil {
+		return 0, 0, nil, err
 	}
-	n, ok := 0, v != "" && len(v) <= 9
-	for i := 0; ok && i < len(v); i++ {
-		ok = v[i] >= '0' && v[i] <= '9'
-		n = n*10 + int(v[i]-'0')
+	params = []string{"page", "", "per_page", ""}
+	if pageNo != 1 {
+		params[1] = strconv.Itoa(pageNo)
 	}
-	if !ok || n < min || n > max {
-		return 0, errBadRequest(fmt.Sprintf("%s must be a whole number from %d to %d (got %q).", name, min, max, clip(v, 24)))
+	if perPage != defaultPerPage {
+		params[3] = strconv.Itoa(perPage)
 	}
-	return n, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
-// Pagination reads ?page and ?per_page.
-func parsePagination(r *http.Request) (page, perPage int, err error) {
-	if perPage, err = parsePositive(r, "per_page", defaultPerPage, 1, maxPerPage); err != nil {
-		return 0, 0, err
-	}
-	if page, err = parsePositive(r, "page", 1, 1, 1_000_000); err != nil {
-		return 0, 0, err
-	}
-	return page, perPage, nil
-}
-
-// productRow is a list row with its display values formatted and escaped
-// once, in Go: the row template then has one action instead of eight, and
-// html/template's per-action escaper calls (reflection) were most of an
-// uncached list page's cost.
-type productRow struct {
-	FragKey string // id, version and markup version: an edit makes a new key
-	ID      int64
-	Name    string
-	Price   string
-	Version int64
-	Cells   template.HTML
-}
-
-// rowMarkup versions the markup built by rowOf; it is part of the row
-// fragment's key, as the template digest is for template markup.
-const rowMarkup = "r1"
-
-// CacheKey implements Keyed for fragmentEach.
-func (r productRow) CacheKey() string { return r.FragKey }
-
-func rowOf(p models.Product) productRow {
-	id := strconv.FormatInt(p.ID, 10)
-	b := make([]byte, 0, 256)
-	b = append(b, `<td class="num">`...)
-	b = append(b, id...)
-	b = append(b, `</td><td><a href="/products/`...)
-	b = append(b, id...)
-	b = append(b, `">`...)
-	b = appendEscaped(b, p.Name)
-	b = append(b, `</a></td><td>`...)
-	b = appendEscaped(b, p.Category)
-	b = append(b, `</td><td class="num">`...)
-	price := models.FormatMoney(p.Price)
-	b = append(b, price...)
-	b = append(b, `</td><td class="num">`...)
-	b = strconv.AppendInt(b, p.Stock, 10)
-	b = append(b, `</td><td class="num">`...)
-	b = strconv.AppendInt(b, p.Version, 10)
-	b = append(b, `</td>`...)
-	return productRow{FragKey: id + ":v" + strconv.FormatInt(p.Version, 10) + ":" + rowMarkup,
-		ID: p.ID, Name: p.Name, Price: price, Version: p.Version, Cells: template.HTML(b)}
-}
-
-// appendEscaped appends s escaped for HTML text and attribute values.
-func appendEscaped(b []byte, s string) []byte { return appendEscapedText(b, s) }
-
-// appendEscapedBytes is appendEscaped for bytes.
-func appendEscapedBytes(b, s []byte) []byte { return appendEscapedText(b, s) }
-
-// needsEscape marks the bytes appendEscapedText replaces; runs of other
-// bytes are copied whole.
-var needsEscape = [256]bool{'<': true, '>': true, '&': true, '"': true, '\'': true, 0: true}
-
-func appendEscapedText[T string | []byte](b []byte, s T) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !needsEscape[c] {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		start = i + 1
-		switch c {
-		case '<':
-			b = append(b, "&lt;"...)
-		case '>':
-			b = append(b, "&gt;"...)
-		case '&':
-			b = append(b, "&amp;"...)
-		case '"':
-			b = append(b, "&#34;"...)
-		case '\'':
-			b = append(b, "&#39;"...)
-		default: // NUL
-			b = append(b, "\uFFFD"...)
-		}
-	}
-	return append(b, s[start:]...)
+	return pageNo, perPage, params, nil
 }
 
 type listData struct {
-	Req *RenderReq
+	Req *fragment.Render
 	// TableKey names the table fragment by page and a digest of the ids
 	// and versions it shows: an edit changes only the tables that
 	// contain the edited product.
 	TableKey string
-	Products []productRow
+	Products []models.Product
 	Total    int64
 	Page     int
 	PerPage  int
 	LastPage int
 	First    int64
 	Last     int64
-	// Pager is the pager's list items, built in Go (appendPager): as a
-	// template range they cost four escaped actions per link.
-	Pager   template.HTML
-	PrevURL string
-	NextURL string
+	Pager    []pagerLink
+	PrevURL  string
+	NextURL  string
+}
+
+func (d *listData) useRender(fr *fragment.Render) { d.Req = fr }
+
+// pagerLink is one page number of the pager; Gap marks a jump before it.
+type pagerLink struct {
+	N       int
+	URL     string
+	Current bool
+	Gap     bool
 }
 
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
-	page, perPage, err := parsePagination(r)
+	pageNo, perPage, params, err := pagination(r)
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), s.listSpec("list", page, perPage, false, func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error) {
-		rr := s.newRenderReq(ctx, "list")
-		d := listData{Req: rr, Total: total, Page: page, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
+	req := page.NewRequest("list", "/products", modeOf(r), params...)
+	return s.serveCached(w, r, s.listSpec(req, pageNo, perPage, false, func(ctx context.Context, total int64, last int, ps []models.Product) (*page.Entry, error) {
+		d := &listData{Total: total, Page: pageNo, PerPage: perPage, LastPage: last, Products: ps}
 		h := fnv.New64a()
-		for i, p := range ps {
-			d.Products[i] = rowOf(p)
-			h.Write([]byte(d.Products[i].FragKey))
+		for _, p := range ps {
+			h.Write([]byte(p.CacheKey()))
 			h.Write([]byte{','})
 		}
-		d.TableKey = "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage) + ":" + strconv.FormatUint(h.Sum64(), 36)
+		d.TableKey = "p=" + strconv.Itoa(pageNo) + ":pp=" + strconv.Itoa(perPage) + ":" + strconv.FormatUint(h.Sum64(), 36)
 		if len(ps) > 0 {
 			d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
 		}
-		d.Pager = template.HTML(appendPager(nil, page, last, perPage))
-		if page > 1 {
-			d.PrevURL = listURL(page-1, perPage)
+		d.Pager = pager(pageNo, last, perPage)
+		if pageNo > 1 {
+			d.PrevURL = listURL(pageNo-1, perPage)
 		}
-		if page < last {
-			d.NextURL = listURL(page+1, perPage)
+		if pageNo < last {
+			d.NextURL = listURL(pageNo+1, perPage)
 		}
-		ld := s.layout(r, fmt.Sprintf("Products, page %d of %d", page, last), "products", d)
-		ld.Req = rr
-		return s.renderEntry(ctx, "list", ld)
+		return s.renderPage(ctx, req, fmt.Sprintf("Products, page %d of %d", pageNo, last), "products", d)
 	}))
-	if err != nil {
-		return err
-	}
-	s.writeEntry(w, r, sv)
-	return nil
 }
-
-// listGens is every list's generations: shared, never modified.
-var listGens = []string{genList}
 
 // listSpec is the cache spec of a page of the catalogue (HTML or JSON):
 // every list shares the list generation. render gets the total, the last
 // page and the page's products, loaded only on a miss; a page past the end
 // is a 400. The products carry UpdatedAt only when updated is set.
-func (s *Server) listSpec(name string, page, perPage int, updated bool,
-	render func(ctx context.Context, total int64, last int, ps []models.Product) (*Entry, error)) pageSpec {
-	return pageSpec{
-		Page: name,
-		Key:  "p=" + strconv.Itoa(page) + ":pp=" + strconv.Itoa(perPage),
-		Gens: listGens,
-		Build: func(ctx context.Context) (*Entry, error) {
+func (s *Server) listSpec(req page.Request, pageNo, perPage int, updated bool,
+	render func(ctx context.Context, total int64, last int, ps []models.Product) (*page.Entry, error)) page.Spec {
+	return page.Spec{
+		Request: req,
+		Gens:    listGens,
+		Build: func(ctx context.Context, _ page.Request) (*page.Entry, error) {
 			total, err := s.store.Count(ctx)
 			if err != nil {
 				return nil, err
 			}
 			last := max(int((total+int64(perPage)-1)/int64(perPage)), 1)
-			if page > last {
-				return nil, errBadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, page))
+			if pageNo > last {
+				return nil, BadRequest(fmt.Sprintf("page must be from 1 to %d with per_page=%d (got %d).", last, perPage, pageNo))
 			}
 			list := s.store.List
 			if updated {
 				list = s.store.ListWithUpdated
 			}
-			ps, err := list(ctx, (page-1)*perPage, perPage)
+			ps, err := list(ctx, (pageNo-1)*perPage, perPage)
 			if err != nil {
 				return nil, err
 			}
@@ -259,46 +178,36 @@ func (s *Server) listSpec(name string, page, perPage int, updated bool,
 	}
 }
 
-func listURL(page, perPage int) string {
-	u := "/products?page=" + strconv.Itoa(page)
+func listURL(pageNo, perPage int) string {
+	u := "/products?page=" + strconv.Itoa(pageNo)
 	if perPage != defaultPerPage {
 		u += "&per_page=" + strconv.Itoa(perPage)
 	}
 	return u
 }
 
-// appendPager appends the pager's list items: the first and last pages
-// and a window around the current one, with gaps between.
-func appendPager(b []byte, page, last, perPage int) []byte {
+// pager lists the first and last pages and a window around the current
+// one, marking the gaps between.
+func pager(pageNo, last, perPage int) []pagerLink {
+	var out []pagerLink
 	prev := 0
 	for n := 1; n <= last; n++ {
-		if n != 1 && n != last && (n < page-2 || n > page+2) {
+		if n != 1 && n != last && (n < pageNo-2 || n > pageNo+2) {
 			continue
 		}
-		if prev != 0 && n != prev+1 {
-			b = append(b, `<li class="gap">…</li>`...)
-		}
-		b = append(b, `<li><a href="`...)
-		b = appendEscaped(b, listURL(n, perPage))
-		b = append(b, '"')
-		if n == page {
-			b = append(b, ` aria-current="page"`...)
-		}
-		b = append(b, '>')
-		b = strconv.AppendInt(b, int64(n), 10)
-		b = append(b, `</a></li>`...)
+		out = append(out, pagerLink{N: n, URL: listURL(n, perPage), Current: n == pageNo, Gap: prev != 0 && n != prev+1})
 		prev = n
 	}
-	return b
+	return out
 }
 
 type detailData struct {
-	Req         *RenderReq
+	Req         *fragment.Render
 	CardKey     string
 	Updated     string
 	UpdatedText string
 	AboveText   string
-	Stats2      Loader
+	Stats2      fragment.Loader
 	P           models.Product
 	Price       string
 	Stats       models.PriceStats
@@ -309,16 +218,27 @@ type detailData struct {
 	SlowQueryMS int64
 }
 
-func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
+func (d *detailData) useRender(fr *fragment.Render) { d.Req = fr }
+
+// productRequest reads the id of /products/{id} (and its JSON twin) into
+// the canonical request: the path is rebuilt from the parsed id.
+func productRequest(r *http.Request, name, prefix string) (page.Request, int64, error) {
 	id, err := models.ParseID(chi.URLParam(r, "id"))
+	if err != nil {
+		return page.Request{}, 0, err
+	}
+	return page.NewRequest(name, prefix+strconv.FormatInt(id, 10), modeOf(r)), id, nil
+}
+
+func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
+	req, id, err := productRequest(r, "detail", "/products/")
 	if err != nil {
 		return err
 	}
-	spec, err := s.productSpec(r.Context(), "detail", id, s.pages.digest("detail"), func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error) {
-		rr := s.newRenderReq(ctx, "detail")
-		d := detailData{Req: rr, CardKey: strconv.FormatInt(p.ID, 10) + ":v" + strconv.FormatInt(p.Version, 10),
+	spec, err := s.productSpec(r.Context(), req, id, s.views.Digest("detail"), func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
+		d := &detailData{CardKey: p.CacheKey(),
 			Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
-			Stats2: LoaderFunc(s.loadCatalogueStats),
+			Stats2: fragment.LoaderFunc(s.loadCatalogueStats),
 			P:      p, Price: models.FormatMoney(p.Price), Stats: st,
 			Avg: models.FormatMoney(st.AvgCents), Min: models.FormatMoney(st.MinCents), Max: models.FormatMoney(st.MaxCents),
 			SlowQueryMS: s.cfg.SlowQuery.Milliseconds()}
@@ -333,19 +253,12 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 		default:
 			d.AboveText = "right at"
 		}
-		ld := s.layout(r, p.Name, "products", d)
-		ld.Req = rr
-		return s.renderEntry(ctx, "detail", ld)
+		return s.renderPage(ctx, req, p.Name, "products", d)
 	})
 	if err != nil {
 		return err
 	}
-	sv, err := s.fetch(r.Context(), spec)
-	if err != nil {
-		return err
-	}
-	s.writeEntry(w, r, sv)
-	return nil
+	return s.serveCached(w, r, spec)
 }
 
 // productSpec is the cache spec of a page about one product (the detail
@@ -355,17 +268,16 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 // loaded (with the simulated latency) only on a miss. The entry gets an
 // ETag from the product's id and version, the mode and etagDigest (the
 // representation's own version), and Last-Modified from updated_at.
-func (s *Server) productSpec(ctx context.Context, page string, id int64, etagDigest string,
-	render func(ctx context.Context, p models.Product, st models.PriceStats) (*Entry, error)) (pageSpec, error) {
+func (s *Server) productSpec(ctx context.Context, req page.Request, id int64, etagDigest string,
+	render func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error)) (page.Spec, error) {
 	cat, err := s.categoryOf(ctx, id)
 	if err != nil {
-		return pageSpec{}, err
+		return page.Spec{}, err
 	}
-	return pageSpec{
-		Page: page,
-		Key:  "id=" + strconv.FormatInt(id, 10),
-		Gens: []string{genProduct(id), genCategory(cat)},
-		Build: func(ctx context.Context) (*Entry, error) {
+	return page.Spec{
+		Request: req,
+		Gens:    []string{genProduct(id), genCategory(cat)},
+		Build: func(ctx context.Context, req page.Request) (*page.Entry, error) {
 			p, err := s.store.Get(ctx, id)
 			if err != nil {
 				return nil, err
@@ -382,7 +294,7 @@ func (s *Server) productSpec(ctx context.Context, page string, id int64, etagDig
 			if err != nil {
 				return nil, err
 			}
-			e.ETag = productETag(p, cache.ModeFrom(ctx), etagDigest)
+			e.ETag = productETag(p, req.Mode, etagDigest)
 			e.LastModified = p.UpdatedAt
 			return e, nil
 		},
@@ -455,155 +367,6 @@ func (s *Server) loadCatalogueStats(ctx context.Context) (any, error) {
 	return out, nil
 }
 
-type editData struct {
-	// AdminRequired shows the admin token field (EDIT_REQUIRES_ADMIN).
-	AdminRequired bool
-	P             models.Product
-	In            models.ProductInput
-	Errors        map[string]string
-	Message       string
-	Categories    []string
-	Conflict      *conflictData
-}
-
-type conflictData struct {
-	Yours, Current models.ProductInput
-	Changed        []fieldDiff
-}
-
-type fieldDiff struct {
-	Field, Current, Yours string
-	Differs               bool
-}
-
-// serveEditForm always reads the database: editing a cached copy would
-// start from a version that may already be gone.
-func (s *Server) serveEditForm(w http.ResponseWriter, r *http.Request) error {
-	id, err := models.ParseID(chi.URLParam(r, "id"))
-	if err != nil {
-		return err
-	}
-	p, err := s.store.Get(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return s.serveForm(w, r, http.StatusOK, editData{P: p, In: models.InputFrom(p), Categories: models.Categories})
-}
-
-func (s *Server) serveForm(w http.ResponseWriter, r *http.Request, status int, d editData) error {
-	d.AdminRequired = s.cfg.AdminToken != "" && s.cfg.EditRequiresAdmin
-	e, err := s.renderEntry(r.Context(), "edit", s.layout(r, "Edit "+d.P.Name, "products", d))
-	if err != nil {
-		return err
-	}
-	e.Status = status
-	w.Header().Set("Cache-Control", "no-store")
-	trace.From(r.Context()).Cache(trace.Lookup{Layer: "page", Backend: "none", Key: "edit (forms always read the database)", Outcome: trace.Bypass})
-	s.writeEntry(w, r, &served{entry: e, mode: modeOf(r), outcome: trace.Bypass, backend: "none"})
-	return nil
-}
-
-func (s *Server) serveEdit(w http.ResponseWriter, r *http.Request) error {
-	id, err := models.ParseID(chi.URLParam(r, "id"))
-	if err != nil {
-		return err
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data") {
-		return &httpError{status: http.StatusUnsupportedMediaType, msg: "Send the edit form as application/x-www-form-urlencoded."}
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if mt == "multipart/form-data" {
-		err = r.ParseMultipartForm(maxFormBytes)
-	} else {
-		err = r.ParseForm()
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return errBadRequest("The form could not be read: " + clip(err.Error(), 100))
-	}
-	// A field sent twice with different values is ambiguous: refuse it
-	// rather than silently obeying one of them.
-	for _, f := range []string{"name", "description", "category", "price", "stock", "version"} {
-		if vs := r.PostForm[f]; len(vs) > 1 && slices.ContainsFunc(vs[1:], func(v string) bool { return v != vs[0] }) {
-			return errBadRequest("The field " + f + " was sent several times with different values; send it once.")
-		}
-	}
-	cur, err := s.store.Get(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	in := models.ProductInput{
-		Name: r.PostFormValue("name"), Description: r.PostFormValue("description"),
-		Category: r.PostFormValue("category"), Price: r.PostFormValue("price"),
-		Stock: r.PostFormValue("stock"), Version: r.PostFormValue("version"),
-	}
-	ch, err := in.Validate()
-	if err != nil {
-		var me *models.Error
-		if errors.As(err, &me) && me.Code == models.EUNPROC {
-			return s.serveForm(w, r, http.StatusUnprocessableEntity, editData{P: cur, In: in, Errors: me.Fields,
-				Message: me.Message, Categories: models.Categories})
-		}
-		return err
-	}
-	updated, err := s.store.Update(r.Context(), id, ch)
-	var ce *models.ConflictError
-	if errors.As(err, &ce) {
-		return s.serveConflict(w, r, in, ce.Current)
-	}
-	if err != nil {
-		return err
-	}
-	// After the commit: bump every generation whose pages could show the
-	// old values, in both backends whatever this request's mode.
-	names := []string{genProduct(id), genCategory(cur.Category), genList}
-	if updated.Category != cur.Category {
-		names = append(names, genCategory(updated.Category))
-	}
-	s.categories.Store(id, updated.Category)
-	results := s.inval.Invalidate(r.Context(), names...)
-	f := flash{Message: fmt.Sprintf("Saved %q: version %d → %d.", updated.Name, cur.Version, updated.Version)}
-	for _, res := range results {
-		label := res.Backend
-		if label == "redis" {
-			label = s.redisLabel()
-		}
-		if res.Err != nil {
-			f.Details = append(f.Details, fmt.Sprintf("%s: could not bump %s (%s); queued, and Redis-mode pages are served from the database until it is applied.",
-				label, strings.Join(res.Names, ", "), short(res.Err)))
-		} else {
-			f.Details = append(f.Details, fmt.Sprintf("%s: bumped generations %s, so every cached copy of this product, its category's detail pages and every list page is now stale: the next read of any of them is a MISS.",
-				label, strings.Join(res.Names, ", ")))
-		}
-	}
-	setFlash(w, f)
-	http.Redirect(w, r, "/products/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
-	return nil
-}
-
-func (s *Server) serveConflict(w http.ResponseWriter, r *http.Request, yours models.ProductInput, cur models.Product) error {
-	curIn := models.InputFrom(cur)
-	cd := &conflictData{Yours: yours, Current: curIn}
-	for _, f := range []struct{ name, c, y string }{
-		{"Name", curIn.Name, yours.Name}, {"Category", curIn.Category, yours.Category},
-		{"Price", curIn.Price, yours.Price}, {"Stock", curIn.Stock, yours.Stock},
-		{"Description", curIn.Description, yours.Description},
-	} {
-		cd.Changed = append(cd.Changed, fieldDiff{Field: f.name, Current: f.c, Yours: f.y,
-			Differs: strings.TrimSpace(f.c) != strings.TrimSpace(f.y)})
-	}
-	// The form below starts from the user's values at the current
-	// version, so resubmitting is a deliberate overwrite.
-	in := yours
-	in.Version = curIn.Version
-	return s.serveForm(w, r, http.StatusConflict, editData{P: cur, In: in, Categories: models.Categories, Conflict: cd,
-		Message: fmt.Sprintf("Someone saved this product (now version %d) after you opened the form at version %s. Nothing was changed.", cur.Version, yours.Version)})
-}
-
 type homeData struct {
 	Total      int64
 	Categories []models.CategoryCount
@@ -612,9 +375,10 @@ type homeData struct {
 }
 
 func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
-	sv, err := s.fetch(r.Context(), pageSpec{
-		Page: "home", Key: "home", Gens: []string{genList},
-		Build: func(ctx context.Context) (*Entry, error) {
+	req := page.NewRequest("home", "/", modeOf(r))
+	return s.serveCached(w, r, page.Spec{
+		Request: req, Gens: listGens,
+		Build: func(ctx context.Context, req page.Request) (*page.Entry, error) {
 			cats, err := s.store.CategoryCounts(ctx)
 			if err != nil {
 				return nil, err
@@ -623,12 +387,17 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) error {
 			for _, c := range cats {
 				d.Total += c.Count
 			}
-			return s.renderEntry(ctx, "home", s.layout(r, "Cache Workshop", "home", d))
+			return s.renderPage(ctx, req, "Cache Workshop", "home", d)
 		},
 	})
-	if err != nil {
-		return err
+}
+
+// errConflict reports whether err is an optimistic-locking conflict, and
+// the current row.
+func errConflict(err error) (models.Product, bool) {
+	var ce *models.ConflictError
+	if errors.As(err, &ce) {
+		return ce.Current, true
 	}
-	s.writeEntry(w, r, sv)
-	return nil
+	return models.Product{}, false
 }

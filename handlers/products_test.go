@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"cacheworkshop/handlers"
+	"cacheworkshop/app"
+	"cacheworkshop/internal/testapp"
 	"cacheworkshop/models"
 )
 
@@ -28,7 +29,7 @@ func wantOutcome(mode string, second bool) string {
 // TestPagesPerMode checks that every data page reports its mode, a real
 // MISS then HIT (BYPASS in none), and a Server-Timing breakdown.
 func TestPagesPerMode(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for _, path := range []string{"/", "/products", "/products?page=3&per_page=50", "/products/42"} {
 		for _, mode := range modes {
 			t.Run(mode+path, func(t *testing.T) {
@@ -37,7 +38,7 @@ func TestPagesPerMode(t *testing.T) {
 					sep = "&"
 				}
 				for i, second := range []bool{false, true} {
-					r := a.get(path + sep + "cache=" + mode)
+					r := a.Get(path + sep + "cache=" + mode)
 					if r.Status != 200 {
 						t.Fatalf("request %d: status got %d, want 200", i, r.Status)
 					}
@@ -63,10 +64,10 @@ func TestPagesPerMode(t *testing.T) {
 }
 
 func TestHitServesStoredBytesWithoutDatabase(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for _, mode := range []string{"memory", "redis"} {
-		a.get("/products/5?cache=" + mode)
-		r := a.get("/products/5?cache=" + mode)
+		a.Get("/products/5?cache=" + mode)
+		r := a.Get("/products/5?cache=" + mode)
 		if got := r.Header.Get("X-Cache"); got != "HIT" {
 			t.Fatalf("%s: X-Cache got %q, want HIT", mode, got)
 		}
@@ -77,8 +78,8 @@ func TestHitServesStoredBytesWithoutDatabase(t *testing.T) {
 }
 
 func TestModeCookie(t *testing.T) {
-	a := newApp(t)
-	r := a.get("/products?cache=redis")
+	a := testapp.New(t)
+	r := a.Get("/products?cache=redis")
 	var cookie string
 	for _, c := range r.Header.Values("Set-Cookie") {
 		if strings.HasPrefix(c, "cache_mode=redis") {
@@ -88,30 +89,30 @@ func TestModeCookie(t *testing.T) {
 	if cookie == "" {
 		t.Fatalf("no cache_mode cookie in %q", r.Header.Values("Set-Cookie"))
 	}
-	if got := a.get("/products/3", "Cookie", cookie).Header.Get("X-Cache-Mode"); got != "redis" {
+	if got := a.Get("/products/3", "Cookie", cookie).Header.Get("X-Cache-Mode"); got != "redis" {
 		t.Errorf("with cookie: X-Cache-Mode got %q, want redis", got)
 	}
-	if got := a.get("/products/3").Header.Get("X-Cache-Mode"); got != "memory" {
+	if got := a.Get("/products/3").Header.Get("X-Cache-Mode"); got != "memory" {
 		t.Errorf("without cookie: X-Cache-Mode got %q, want the default memory", got)
 	}
-	if got := a.get("/products/3?cache=none", "Cookie", cookie).Header.Get("X-Cache-Mode"); got != "none" {
+	if got := a.Get("/products/3?cache=none", "Cookie", cookie).Header.Get("X-Cache-Mode"); got != "none" {
 		t.Errorf("query over cookie: X-Cache-Mode got %q, want none", got)
 	}
 	// Aliases.
 	for in, want := range map[string]string{"false": "none", "off": "none", "0": "none", "true": "memory", "on": "memory", "1": "memory"} {
-		if got := a.get("/products?cache=" + in).Header.Get("X-Cache-Mode"); got != want {
+		if got := a.Get("/products?cache=" + in).Header.Get("X-Cache-Mode"); got != want {
 			t.Errorf("cache=%s: got %q, want %q", in, got, want)
 		}
 	}
 	// Mode switch links keep the page's own query.
-	body := a.get("/products?page=4&cache=memory").Body
+	body := a.Get("/products?page=4&cache=memory").Body
 	if !strings.Contains(body, `href="/products?cache=redis&amp;page=4"`) {
 		t.Errorf("mode switch does not keep page=4 when switching to redis")
 	}
 }
 
 func TestBadInput(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	tests := []struct {
 		path   string
 		status int
@@ -140,7 +141,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, mode := range modes {
-			r := a.get(tt.path, "Cookie", "cache_mode="+mode)
+			r := a.Get(tt.path, "Cookie", "cache_mode="+mode)
 			if r.Status != tt.status {
 				t.Errorf("%s (%s): status got %d, want %d", tt.path, mode, r.Status, tt.status)
 			}
@@ -153,14 +154,14 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	// Unknown parameters are ignored.
-	if r := a.get("/products?page=2&utm_source=x"); r.Status != 200 {
+	if r := a.Get("/products?page=2&utm_source=x"); r.Status != 200 {
 		t.Errorf("unknown parameter: status got %d, want 200", r.Status)
 	}
 }
 
 func TestListPage(t *testing.T) {
-	a := newApp(t)
-	r := a.get("/products?page=2&per_page=10")
+	a := testapp.New(t)
+	r := a.Get("/products?page=2&per_page=10")
 	for _, want := range []string{"1000 products", "page 2 of 100", `href="/products/11"`, `href="/products/20"`,
 		`href="/products?page=1&amp;per_page=10"`, `href="/products?page=3&amp;per_page=10"`} {
 		if !strings.Contains(r.Body, want) {
@@ -179,36 +180,36 @@ func TestListPage(t *testing.T) {
 // checks the first read in every mode shows the new values: for each mode
 // the edit is made in.
 func TestEditInvalidatesEveryMode(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	for i, editMode := range modes {
 		t.Run("edit in "+editMode, func(t *testing.T) {
 			id := int64(10 + i)
 			page := "/products?page=1"
 			for _, m := range modes {
-				a.get(fmt.Sprintf("/products/%d?cache=%s", id, m))
-				a.get(fmt.Sprintf("/products/%d?cache=%s", id, m))
-				a.get(page + "&cache=" + m)
+				a.Get(fmt.Sprintf("/products/%d?cache=%s", id, m))
+				a.Get(fmt.Sprintf("/products/%d?cache=%s", id, m))
+				a.Get(page + "&cache=" + m)
 			}
-			p := a.product(id)
+			p := a.Product(id)
 			newName := fmt.Sprintf("Renamed in %s mode", editMode)
-			r := a.post(fmt.Sprintf("/products/%d/edit?cache=%s", id, editMode), editForm(p, map[string]string{"name": newName, "price": "12.34"}))
+			r := a.Post(fmt.Sprintf("/products/%d/edit?cache=%s", id, editMode), testapp.EditForm(p, map[string]string{"name": newName, "price": "12.34"}))
 			if r.Status != 303 || r.Header.Get("Location") != fmt.Sprintf("/products/%d", id) {
 				t.Fatalf("edit: got %d to %q, want 303 to the detail page; body %s", r.Status, r.Header.Get("Location"), r.Body)
 			}
 			for _, m := range modes {
-				d := a.get(fmt.Sprintf("/products/%d?cache=%s", id, m))
+				d := a.Get(fmt.Sprintf("/products/%d?cache=%s", id, m))
 				if !strings.Contains(d.Body, newName) || !strings.Contains(d.Body, "$12.34") {
 					t.Errorf("detail in %s after edit in %s: new values missing (X-Cache %s)", m, editMode, d.Header.Get("X-Cache"))
 				}
 				if m != "none" && d.Header.Get("X-Cache") != "MISS" {
 					t.Errorf("detail in %s after edit: X-Cache got %q, want MISS", m, d.Header.Get("X-Cache"))
 				}
-				l := a.get(page + "&cache=" + m)
+				l := a.Get(page + "&cache=" + m)
 				if !strings.Contains(l.Body, newName) {
 					t.Errorf("list in %s after edit in %s: new name missing", m, editMode)
 				}
 			}
-			got := a.product(id)
+			got := a.Product(id)
 			if got.Version != p.Version+1 || got.Name != newName || got.Price != 1234 {
 				t.Errorf("stored: got %q v%d %d, want %q v%d 1234", got.Name, got.Version, got.Price, newName, p.Version+1)
 			}
@@ -219,22 +220,22 @@ func TestEditInvalidatesEveryMode(t *testing.T) {
 // TestEditChangesOtherProductsRank: another product's detail page shows its
 // rank in the category, which an edit of this product can change.
 func TestEditChangesOtherProductsRank(t *testing.T) {
-	a := newApp(t)
-	p := a.product(1)
+	a := testapp.New(t)
+	p := a.Product(1)
 	var other models.Product
 	for id := int64(2); id < 1000; id++ {
-		if o := a.product(id); o.Category == p.Category && o.Price < models.MaxPriceCents {
+		if o := a.Product(id); o.Category == p.Category && o.Price < models.MaxPriceCents {
 			other = o
 			break
 		}
 	}
 	rank := regexp.MustCompile(`Ranked <strong>#(\d+)</strong>`)
 	path := fmt.Sprintf("/products/%d?cache=memory", other.ID)
-	before := rank.FindStringSubmatch(a.get(path).Body)
+	before := rank.FindStringSubmatch(a.Get(path).Body)
 	// Make product 1 the most expensive in the category: the other
 	// product must drop one place if it was above product 1.
-	a.post("/products/1/edit", editForm(p, map[string]string{"price": "1000000.00"}))
-	after := rank.FindStringSubmatch(a.get(path).Body)
+	a.Post("/products/1/edit", testapp.EditForm(p, map[string]string{"price": "1000000.00"}))
+	after := rank.FindStringSubmatch(a.Get(path).Body)
 	if before == nil || after == nil {
 		t.Fatal("rank not shown on the detail page")
 	}
@@ -244,8 +245,8 @@ func TestEditChangesOtherProductsRank(t *testing.T) {
 }
 
 func TestEditValidation(t *testing.T) {
-	a := newApp(t)
-	p := a.product(7)
+	a := testapp.New(t)
+	p := a.Product(7)
 	tests := []struct {
 		name    string
 		changes map[string]string
@@ -266,8 +267,8 @@ func TestEditValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			form := editForm(p, tt.changes)
-			r := a.post("/products/7/edit", form)
+			form := testapp.EditForm(p, tt.changes)
+			r := a.Post("/products/7/edit", form)
 			if r.Status != 422 {
 				t.Fatalf("status got %d, want 422", r.Status)
 			}
@@ -282,23 +283,23 @@ func TestEditValidation(t *testing.T) {
 					t.Errorf("form lost the user's %s %q", k, v)
 				}
 			}
-			if got := a.product(7); got.Version != p.Version || got.Name != p.Name {
+			if got := a.Product(7); got.Version != p.Version || got.Name != p.Name {
 				t.Errorf("invalid edit changed the product: got v%d %q", got.Version, got.Name)
 			}
 		})
 	}
-	if r := a.post("/products/7/edit", editForm(p, map[string]string{"version": ""})); r.Status != 400 {
+	if r := a.Post("/products/7/edit", testapp.EditForm(p, map[string]string{"version": ""})); r.Status != 400 {
 		t.Errorf("missing version: got %d, want 400", r.Status)
 	}
 }
 
 func TestEditConflict(t *testing.T) {
-	a := newApp(t)
-	p := a.product(8)
-	if r := a.post("/products/8/edit", editForm(p, map[string]string{"name": "First editor"})); r.Status != 303 {
+	a := testapp.New(t)
+	p := a.Product(8)
+	if r := a.Post("/products/8/edit", testapp.EditForm(p, map[string]string{"name": "First editor"})); r.Status != 303 {
 		t.Fatalf("first edit: got %d", r.Status)
 	}
-	r := a.post("/products/8/edit", editForm(p, map[string]string{"name": "Second editor", "stock": "3"}))
+	r := a.Post("/products/8/edit", testapp.EditForm(p, map[string]string{"name": "Second editor", "stock": "3"}))
 	if r.Status != 409 {
 		t.Fatalf("stale edit: status got %d, want 409", r.Status)
 	}
@@ -307,43 +308,43 @@ func TestEditConflict(t *testing.T) {
 			t.Errorf("409 page lacks %q", want)
 		}
 	}
-	if got := a.product(8); got.Name != "First editor" || got.Version != p.Version+1 {
+	if got := a.Product(8); got.Name != "First editor" || got.Version != p.Version+1 {
 		t.Errorf("after the stale edit: got %q v%d, want First editor v%d", got.Name, got.Version, p.Version+1)
 	}
 }
 
 func TestEditCrossSiteRefused(t *testing.T) {
-	a := newApp(t)
-	p := a.product(9)
+	a := testapp.New(t)
+	p := a.Product(9)
 	for _, hdr := range [][]string{
 		{"Sec-Fetch-Site", "cross-site"},
 		{"Origin", "https://evil.example"},
 	} {
-		r := a.post("/products/9/edit", editForm(p, map[string]string{"name": "Hijacked"}), hdr...)
+		r := a.Post("/products/9/edit", testapp.EditForm(p, map[string]string{"name": "Hijacked"}), hdr...)
 		if r.Status != 403 {
 			t.Errorf("%s: status got %d, want 403", hdr, r.Status)
 		}
 	}
-	if r := a.post("/products/9/edit", editForm(p, map[string]string{"name": "Same site"}), "Sec-Fetch-Site", "same-origin"); r.Status != 303 {
+	if r := a.Post("/products/9/edit", testapp.EditForm(p, map[string]string{"name": "Same site"}), "Sec-Fetch-Site", "same-origin"); r.Status != 303 {
 		t.Errorf("same-origin: status got %d, want 303", r.Status)
 	}
-	if got := a.product(9).Name; got != "Same site" {
+	if got := a.Product(9).Name; got != "Same site" {
 		t.Errorf("name got %q, want Same site", got)
 	}
 }
 
 func TestMarkupShownAsText(t *testing.T) {
-	a := newApp(t)
-	p := a.product(11)
+	a := testapp.New(t)
+	p := a.Product(11)
 	evil := `<script>alert(1)</script><img src=x onerror=alert(2)>`
-	a.post("/products/11/edit", editForm(p, map[string]string{"name": evil, "description": evil}))
+	a.Post("/products/11/edit", testapp.EditForm(p, map[string]string{"name": evil, "description": evil}))
 	for _, mode := range modes {
 		for _, path := range []string{"/products/11", "/products?page=1", "/products/11/edit"} {
 			sep := "?"
 			if strings.Contains(path, "?") {
 				sep = "&"
 			}
-			body := a.get(path + sep + "cache=" + mode).Body
+			body := a.Get(path + sep + "cache=" + mode).Body
 			if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
 				t.Errorf("%s (%s): markup from a product name reached the page unescaped", path, mode)
 			}
@@ -357,9 +358,9 @@ func TestMarkupShownAsText(t *testing.T) {
 // TestFlashNotCached: the "saved" message is for the editor's next page
 // only; it must never reach another request through a cached page.
 func TestFlashNotCached(t *testing.T) {
-	a := newApp(t)
-	p := a.product(12)
-	r := a.post("/products/12/edit?cache=memory", editForm(p, map[string]string{"stock": "77"}))
+	a := testapp.New(t)
+	p := a.Product(12)
+	r := a.Post("/products/12/edit?cache=memory", testapp.EditForm(p, map[string]string{"stock": "77"}))
 	var flash string
 	for _, c := range r.Header.Values("Set-Cookie") {
 		if strings.HasPrefix(c, "flash=") {
@@ -370,11 +371,11 @@ func TestFlashNotCached(t *testing.T) {
 		t.Fatal("no flash cookie after a successful edit")
 	}
 	for _, mode := range modes {
-		withFlash := a.get("/products/12?cache="+mode, "Cookie", flash)
+		withFlash := a.Get("/products/12?cache="+mode, "Cookie", flash)
 		if !strings.Contains(withFlash.Body, "Saved") || !strings.Contains(withFlash.Body, "bumped generations") {
 			t.Errorf("%s: the editor's next page lacks the saved message and invalidation log", mode)
 		}
-		other := a.get("/products/12?cache=" + mode)
+		other := a.Get("/products/12?cache=" + mode)
 		if strings.Contains(other.Body, "Saved") {
 			t.Errorf("%s: another request saw the saved message (X-Cache %s)", mode, other.Header.Get("X-Cache"))
 		}
@@ -382,18 +383,18 @@ func TestFlashNotCached(t *testing.T) {
 }
 
 func TestEditWrongContentTypeAndSize(t *testing.T) {
-	a := newApp(t)
-	p := a.product(13)
-	form := editForm(p, map[string]string{"name": "x"})
-	r := a.post("/products/13/edit", form, "Content-Type", "application/json")
+	a := testapp.New(t)
+	p := a.Product(13)
+	form := testapp.EditForm(p, map[string]string{"name": "x"})
+	r := a.Post("/products/13/edit", form, "Content-Type", "application/json")
 	if r.Status != 415 {
 		t.Errorf("JSON body: status got %d, want 415", r.Status)
 	}
-	big := editForm(p, map[string]string{"description": strings.Repeat("x", 200_000)})
-	if r := a.post("/products/13/edit", big); r.Status != 413 {
+	big := testapp.EditForm(p, map[string]string{"description": strings.Repeat("x", 200_000)})
+	if r := a.Post("/products/13/edit", big); r.Status != 413 {
 		t.Errorf("oversized body: status got %d, want 413", r.Status)
 	}
-	if got := a.product(13); got.Version != p.Version {
+	if got := a.Product(13); got.Version != p.Version {
 		t.Errorf("rejected edits changed the product to v%d", got.Version)
 	}
 }
@@ -401,12 +402,12 @@ func TestEditWrongContentTypeAndSize(t *testing.T) {
 // TestRedisDownServesFromDatabase kills the redis-server: Redis-mode pages
 // still answer 200 from the database with a visible notice, quickly.
 func TestRedisDownServesFromDatabase(t *testing.T) {
-	a := newApp(t)
-	a.get("/products/20?cache=redis")
-	a.redis.Stop()
+	a := testapp.New(t)
+	a.Get("/products/20?cache=redis")
+	a.RedisServer.Stop()
 	for _, path := range []string{"/products/20", "/products?page=2", "/"} {
 		start := time.Now()
-		r := a.get(path + map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")] + "cache=redis")
+		r := a.Get(path + map[bool]string{true: "&", false: "?"}[strings.Contains(path, "?")] + "cache=redis")
 		if r.Status != 200 {
 			t.Fatalf("%s with Redis down: status got %d, want 200", path, r.Status)
 		}
@@ -418,14 +419,14 @@ func TestRedisDownServesFromDatabase(t *testing.T) {
 		}
 	}
 	// An edit while Redis is down succeeds and is applied once it returns.
-	p := a.product(20)
-	if r := a.post("/products/20/edit?cache=redis", editForm(p, map[string]string{"name": "Edited during outage"})); r.Status != 303 {
+	p := a.Product(20)
+	if r := a.Post("/products/20/edit?cache=redis", testapp.EditForm(p, map[string]string{"name": "Edited during outage"})); r.Status != 303 {
 		t.Fatalf("edit with Redis down: got %d", r.Status)
 	}
-	a.redis.Restart()
+	a.RedisServer.Restart()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		r := a.get("/products/20?cache=redis")
+		r := a.Get("/products/20?cache=redis")
 		if !strings.Contains(r.Body, "Redis unavailable") {
 			if !strings.Contains(r.Body, "Edited during outage") {
 				t.Fatalf("after Redis returned: stale page (X-Cache %s)", r.Header.Get("X-Cache"))
@@ -440,31 +441,38 @@ func TestRedisDownServesFromDatabase(t *testing.T) {
 }
 
 func TestEmbeddedLabel(t *testing.T) {
-	a := newApp(t, func(c *handlers.ServerConfig) { c.RedisEmbedded = true })
-	body := a.get("/products?cache=redis").Body
+	// Nothing answers on port 1: the app starts its embedded server.
+	a := testapp.New(t, func(c *app.Config) { c.RedisURL, c.NoEmbedded = "redis://127.0.0.1:1/0", false })
+	if !a.Embedded {
+		t.Fatal("the app did not fall back to the embedded server")
+	}
+	body := a.Get("/products?cache=redis").Body
 	if !strings.Contains(body, "Redis (embedded)") {
 		t.Error("embedded Redis is not labelled on the page")
+	}
+	if r := a.Get("/products?cache=redis"); r.Header.Get("X-Cache") != "HIT" {
+		t.Errorf("second load from the embedded server: X-Cache %q, want HIT", r.Header.Get("X-Cache"))
 	}
 }
 
 func TestSimulatedLatencyLabelled(t *testing.T) {
-	a := newApp(t, func(c *handlers.ServerConfig) { c.SlowQuery = 30 * time.Millisecond })
-	r := a.get("/products/30?cache=none")
+	a := testapp.New(t, func(c *app.Config) { c.SlowQuery = 30 * time.Millisecond })
+	r := a.Get("/products/30?cache=none")
 	if !strings.Contains(r.Header.Get("Server-Timing"), `sim;desc="simulated latency"`) {
 		t.Errorf("Server-Timing %q lacks the simulated entry", r.Header.Get("Server-Timing"))
 	}
 	if !strings.Contains(r.Body, "simulated") {
 		t.Error("page does not label the simulated latency")
 	}
-	a.get("/products/30?cache=memory")
-	if st := a.get("/products/30?cache=memory").Header.Get("Server-Timing"); strings.Contains(st, "sim;") {
+	a.Get("/products/30?cache=memory")
+	if st := a.Get("/products/30?cache=memory").Header.Get("Server-Timing"); strings.Contains(st, "sim;") {
 		t.Errorf("a hit paid simulated latency: %q", st)
 	}
 }
 
 func TestSeedIdempotent(t *testing.T) {
-	a := newApp(t)
-	n, err := a.store.Count(context.Background())
+	a := testapp.New(t)
+	n, err := a.Store.Count(context.Background())
 	if err != nil || n != 1000 {
 		t.Fatalf("count got %d, %v, want 1000", n, err)
 	}

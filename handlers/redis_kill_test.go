@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"cacheworkshop/internal/testapp"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,7 +43,7 @@ type killStats struct {
 // Redis-mode pages, then restarts it: no request may fail, pages must say
 // Redis is unavailable meanwhile, and hits must come back.
 func TestRedisKilledUnderLoad(t *testing.T) {
-	a := newApp(t)
+	a := testapp.New(t)
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: killClients}}
 	paths := []string{}
 	for id := 1; id <= 12; id++ {
@@ -74,7 +75,7 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 				path := paths[(i*7)%len(paths)]
 				p := killPhase(phase.Load())
 				t0 := time.Now()
-				res, err := client.Get(a.ts.URL + path)
+				res, err := client.Get(a.TS.URL + path)
 				if err != nil {
 					record(p, func(s *killStats) {
 						s.requests++
@@ -120,12 +121,12 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	}
 
 	time.Sleep(killAfter)
-	a.redis.Stop()
+	a.RedisServer.Stop()
 	phase.Store(int32(phaseDown))
 	killedAt := time.Now()
 	time.Sleep(restartAfter - killAfter)
 	phase.Store(int32(phaseAfter))
-	a.redis.Restart()
+	a.RedisServer.Restart()
 	restartedAt := time.Now()
 	restarted.Store(restartedAt.UnixNano())
 	for time.Since(start) < killLoadFor || (firstHit.Load() == 0 && time.Since(restartedAt) < killRecoverBy) {
@@ -184,21 +185,21 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 // off, Redis-mode pages answer from the database and say so; switched
 // back on, hits return.
 func TestRedisFaultSwitches(t *testing.T) {
-	a := newApp(t)
-	g := a.rcache.Guard()
+	a := testapp.New(t)
+	g := a.Redis.Guard()
 	if g == nil {
 		t.Fatal("the Redis cache has no guard")
 	}
-	p := a.product(21)
+	p := a.Product(21)
 	paths := []string{"/products/21?cache=redis", "/api/products/21?cache=redis", "/products?page=2&cache=redis"}
 	for _, path := range paths {
-		a.get(path)
+		a.Get(path)
 	}
 
 	g.SetLatency(200 * time.Millisecond)
 	for _, path := range paths {
 		for i := range 2 {
-			r := a.get(path)
+			r := a.Get(path)
 			if r.Status != 200 || !strings.Contains(r.Body, p.Name) {
 				t.Errorf("with 200 ms latency, %s #%d: status %d, name shown %v; want 200 with %q", path, i, r.Status, strings.Contains(r.Body, p.Name), p.Name)
 			}
@@ -211,7 +212,7 @@ func TestRedisFaultSwitches(t *testing.T) {
 
 	g.SetFail(true)
 	for _, path := range paths {
-		r := a.get(path)
+		r := a.Get(path)
 		if r.Status != 200 || !strings.Contains(r.Body, p.Name) {
 			t.Errorf("Redis switched off, %s: status %d; want 200 with %q", path, r.Status, p.Name)
 		}
@@ -227,14 +228,14 @@ func TestRedisFaultSwitches(t *testing.T) {
 		}
 	}
 	// Memory mode does not depend on Redis.
-	if r := a.get("/products/21?cache=memory"); r.Status != 200 || strings.Contains(r.Body, "Redis unavailable") {
+	if r := a.Get("/products/21?cache=memory"); r.Status != 200 || strings.Contains(r.Body, "Redis unavailable") {
 		t.Errorf("memory mode with Redis switched off: status %d, notice shown %v; want 200 without it", r.Status, strings.Contains(r.Body, "Redis unavailable"))
 	}
 	g.SetFail(false)
 
 	// Back on: the first read may miss, the next must hit.
-	a.get(paths[0])
-	if got := a.get(paths[0]).Header.Get("X-Cache"); got != "HIT" {
+	a.Get(paths[0])
+	if got := a.Get(paths[0]).Header.Get("X-Cache"); got != "HIT" {
 		t.Errorf("Redis switched back on: X-Cache got %q, want HIT", got)
 	}
 }
@@ -243,26 +244,26 @@ func TestRedisFaultSwitches(t *testing.T) {
 // unreachable cannot bump its generations there; once Redis answers again
 // the cached old page must not come back.
 func TestInvalidationDuringRedisFaultIsReplayed(t *testing.T) {
-	a := newApp(t)
-	g := a.rcache.Guard()
-	p := a.product(33)
+	a := testapp.New(t)
+	g := a.Redis.Guard()
+	p := a.Product(33)
 	for range 2 {
-		a.get("/products/33?cache=redis")
-		a.get("/api/products/33?cache=redis")
-		a.get("/products?page=2&cache=redis")
+		a.Get("/products/33?cache=redis")
+		a.Get("/api/products/33?cache=redis")
+		a.Get("/products?page=2&cache=redis")
 	}
-	if got := a.get("/products/33?cache=redis").Header.Get("X-Cache"); got != "HIT" {
+	if got := a.Get("/products/33?cache=redis").Header.Get("X-Cache"); got != "HIT" {
 		t.Fatalf("warm-up: X-Cache got %q, want HIT", got)
 	}
 	g.SetFail(true)
-	r := a.post("/products/33/edit", editForm(p, map[string]string{"name": "Edited while Redis was off"}))
+	r := a.Post("/products/33/edit", testapp.EditForm(p, map[string]string{"name": "Edited while Redis was off"}))
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("edit while Redis is off: got %d, want 303 (the database is the source of truth)", r.Status)
 	}
 	g.SetFail(false)
 	for _, path := range []string{"/products/33?cache=redis", "/api/products/33?cache=redis", "/products?page=2&cache=redis"} {
 		for i := range 2 {
-			r := a.get(path)
+			r := a.Get(path)
 			if r.Status != 200 {
 				t.Fatalf("%s: status %d", path, r.Status)
 			}

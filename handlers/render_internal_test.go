@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -8,70 +9,86 @@ import (
 	"cacheworkshop/cache"
 )
 
-func TestAppendPager(t *testing.T) {
-	link := func(n string, cur bool) string {
-		s := `<li><a href="/products?page=` + n + `"`
-		if cur {
-			s += ` aria-current="page"`
-		}
-		return s + ">" + n + "</a></li>"
-	}
-	gap := `<li class="gap">…</li>`
+func TestPager(t *testing.T) {
 	tests := []struct {
 		page, last, perPage int
-		want                string
+		want                string // page numbers, * current, … a gap
 	}{
-		{1, 1, 20, link("1", true)},
-		{1, 50, 20, link("1", true) + link("2", false) + link("3", false) + gap + link("50", false)},
-		{25, 50, 20, link("1", false) + gap + link("23", false) + link("24", false) + link("25", true) +
-			link("26", false) + link("27", false) + gap + link("50", false)},
-		{50, 50, 20, link("1", false) + gap + link("48", false) + link("49", false) + link("50", true)},
-		{2, 3, 20, link("1", false) + link("2", true) + link("3", false)},
-		{1, 2, 50, `<li><a href="/products?page=1&amp;per_page=50" aria-current="page">1</a></li>` +
-			`<li><a href="/products?page=2&amp;per_page=50">2</a></li>`},
+		{1, 1, 20, "1*"},
+		{1, 50, 20, "1* 2 3 …50"},
+		{25, 50, 20, "1 …23 24 25* 26 27 …50"},
+		{50, 50, 20, "1 …48 49 50*"},
+		{2, 3, 20, "1 2* 3"},
 	}
 	for _, tt := range tests {
-		if got := string(appendPager(nil, tt.page, tt.last, tt.perPage)); got != tt.want {
-			t.Errorf("appendPager(%d, %d, %d):\ngot  %s\nwant %s", tt.page, tt.last, tt.perPage, got, tt.want)
+		var got []string
+		for _, l := range pager(tt.page, tt.last, tt.perPage) {
+			s := fmt.Sprint(l.N)
+			if l.Gap {
+				s = "…" + s
+			}
+			if l.Current {
+				s += "*"
+			}
+			got = append(got, s)
+			if want := listURL(l.N, tt.perPage); l.URL != want {
+				t.Errorf("pager(%d, %d): link %d: got URL %q, want %q", tt.page, tt.last, l.N, l.URL, want)
+			}
 		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("pager(%d, %d, %d): got %s, want %s", tt.page, tt.last, tt.perPage, g, tt.want)
+		}
+	}
+	if got, want := pager(1, 2, 50)[1].URL, "/products?page=2&per_page=50"; got != want {
+		t.Errorf("pager with per_page: got %q, want %q", got, want)
 	}
 }
 
-func TestModeSwitch(t *testing.T) {
-	s := &Server{cfg: ServerConfig{RedisEmbedded: true}}
+// TestModeLinks checks the mode switch of a page rendered for one request
+// (forms, labs): every mode, the current one marked, the request's own
+// query kept without cache=, and never a URL a browser reads as another
+// host. Cached pages build the same links from their canonical request.
+func TestModeLinks(t *testing.T) {
+	s := &Server{cfg: Config{RedisLabel: "Redis (embedded)"}}
 	tests := []struct {
 		target string
 		mode   cache.Mode
-		want   []string
-		not    []string
+		want   map[string]string // mode → URL
 	}{
-		{"/products?page=2&cache=redis", cache.ModeRedis, []string{
-			`<li><a class="mode-link mode-link-none" href="/products?cache=none&amp;page=2" data-mode="none">No cache</a></li>`,
-			`href="/products?cache=redis&amp;page=2" data-mode="redis" aria-current="true">Redis (embedded)</a>`,
-		}, []string{"cache=redis&amp;cache"}},
-		{"/", cache.ModeMemory, []string{`href="/?cache=memory" data-mode="memory" aria-current="true"`}, nil},
-		{`/no/such/"><script>`, cache.ModeNone, []string{`href="/no/such/%22%3E%3Cscript%3E?cache=none"`}, []string{"<script>"}},
-		{"//evil.example/x", cache.ModeNone, []string{`href="/.//evil.example/x?cache=none"`}, []string{`href="//`}},
-		{"/weather?q=%3Cx%3E", cache.ModeNone, []string{`href="/weather?cache=none&amp;q=%3Cx%3E"`}, []string{"<x>"}},
+		{"/products?page=2&cache=redis", cache.ModeRedis, map[string]string{
+			"none": "/products?cache=none&page=2", "redis": "/products?cache=redis&page=2"}},
+		{"/", cache.ModeMemory, map[string]string{"memory": "/?cache=memory"}},
+		{`/no/such/"><script>`, cache.ModeNone, map[string]string{"none": "/no/such/%22%3E%3Cscript%3E?cache=none"}},
+		{"//evil.example/x", cache.ModeNone, map[string]string{"none": "/.//evil.example/x?cache=none"}},
+		{"/weather?q=%3Cx%3E", cache.ModeNone, map[string]string{"none": "/weather?cache=none&q=%3Cx%3E"}},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", "http://example.com"+tt.target, nil)
-		got := string(s.modeSwitch(nil, r, tt.mode))
-		if n := strings.Count(got, "<li>"); n != len(cache.Modes) {
-			t.Errorf("modeSwitch(%s): got %d items, want %d", tt.target, n, len(cache.Modes))
+		r = r.WithContext(cache.WithMode(r.Context(), tt.mode))
+		d := s.layout(liveRequest(r, "x"), "T", "", nil, nil)
+		if len(d.Modes) != len(cache.Modes) {
+			t.Fatalf("layout(%s): got %d mode links, want %d", tt.target, len(d.Modes), len(cache.Modes))
 		}
-		if n := strings.Count(got, "aria-current"); n != 1 {
-			t.Errorf("modeSwitch(%s): got %d current items, want 1", tt.target, n)
-		}
-		for _, w := range tt.want {
-			if !strings.Contains(got, w) {
-				t.Errorf("modeSwitch(%s): got %s\nwant it to contain %s", tt.target, got, w)
+		current := 0
+		for _, l := range d.Modes {
+			if l.Current {
+				current++
+				if l.Mode != tt.mode.String() {
+					t.Errorf("layout(%s): got %s marked current, want %s", tt.target, l.Mode, tt.mode)
+				}
+			}
+			if want, ok := tt.want[l.Mode]; ok && l.URL != want {
+				t.Errorf("layout(%s): %s link: got %q, want %q", tt.target, l.Mode, l.URL, want)
+			}
+			if strings.HasPrefix(l.URL, "//") || strings.Count(l.URL, "cache=") != 1 {
+				t.Errorf("layout(%s): %s link %q", tt.target, l.Mode, l.URL)
+			}
+			if l.Mode == "redis" && l.Label != "Redis (embedded)" {
+				t.Errorf("layout(%s): redis label: got %q, want the embedded label", tt.target, l.Label)
 			}
 		}
-		for _, w := range tt.not {
-			if strings.Contains(got, w) {
-				t.Errorf("modeSwitch(%s): got %s\nwant no %s", tt.target, got, w)
-			}
+		if current != 1 {
+			t.Errorf("layout(%s): got %d current links, want 1", tt.target, current)
 		}
 	}
 }

@@ -1,12 +1,16 @@
-// Package handlers is the workshop's web server: routes, the cache-mode
-// middleware, the cached-page machinery and every page.
+// Package handlers is the workshop's web layer: the router and its
+// middleware, the error adapter, the layout every page shares, static
+// assets, one-time messages, the request bar, and the catalogue's own pages
+// (home, list, detail, edit, the JSON API and the key explainer).
+//
+// The caching engines live in cache/page and cache/fragment, and each
+// lesson in its own package under lessons/, registering its routes from a
+// Kit (see kit.go). The app package wires them together.
 package handlers
 
 import (
+	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -16,127 +20,151 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"golang.org/x/sync/singleflight"
 
 	"cacheworkshop/cache"
+	"cacheworkshop/cache/fragment"
+	"cacheworkshop/cache/page"
 	"cacheworkshop/models"
+	"cacheworkshop/render"
 	"cacheworkshop/static"
 	"cacheworkshop/templates"
+	"cacheworkshop/trace"
 )
 
-// ServerConfig is everything NewServer needs. Zero values get defaults.
-type ServerConfig struct {
+// Config is everything NewServer needs. The app package fills it from the
+// environment; its defaults live there.
+type Config struct {
 	Store *models.Store
-	// Memory is this instance's in-process cache.
-	Memory *cache.Memory
-	// Redis is the shared cache; RedisEmbedded says it is the in-process
-	// fallback server rather than the one at REDIS_URL.
-	Redis         *cache.Redis
-	RedisEmbedded bool
-	DefaultMode   cache.Mode
-	TTL           time.Duration
+	// Memory is this instance's in-process cache; Redis is the shared one,
+	// labelled RedisLabel ("Redis", or "Redis (embedded)" for the
+	// in-process fallback server).
+	Memory      *cache.Memory
+	Redis       *cache.Redis
+	RedisLabel  string
+	Invalidator *cache.Invalidator
+	DefaultMode cache.Mode
+	TTL         time.Duration
 	// SlowQuery is simulated database latency added to uncached detail
 	// lookups, so the cost a cache saves is visible on a tiny database.
 	SlowQuery time.Duration
-	// Dev reads templates and static files from disk on every request.
-	Dev bool
-	// TemplateDir and StaticDir are the folders Dev reads from.
+	// Dev reads templates and static files from disk on every request,
+	// from TemplateDir and StaticDir.
+	Dev                    bool
 	TemplateDir, StaticDir string
-	// WeatherLatency is the simulated upstream weather service's delay
-	// (WEATHER_LATENCY_MS); WeatherTTL how long a city's weather is cached
-	// (WEATHER_TTL). WeatherUpstreamURL is the upstream's base URL; empty
-	// means this server's own /upstream/weather, reached over real HTTP at
-	// the local address the request came in on.
-	WeatherLatency     time.Duration
-	WeatherTTL         time.Duration
-	WeatherUpstreamURL string
-	Logger             *slog.Logger
-	// AdminToken, when set, is required to clear caches, flip fault
-	// switches and reset the catalogue; EditRequiresAdmin extends that to
-	// product edits. Pprof mounts /debug/pprof for loopback clients.
+	Logger                 *slog.Logger
+	// AdminToken, when set, is required by the admin routes; with
+	// EditRequiresAdmin, by product edits too. Pprof mounts /debug/pprof
+	// for loopback clients.
 	AdminToken        string
 	EditRequiresAdmin bool
 	Pprof             bool
 	// NoPageCache skips the whole-page cache but keeps fragment caching,
 	// so a benchmark can measure a page miss with hot fragments.
 	NoPageCache bool
+	// Lessons register their routes on the server's router.
+	Lessons []Lesson
 }
 
-// Server serves the workshop.
+// Lesson is a feature package that registers its own routes, as the
+// lessons under lessons/ do.
+type Lesson interface {
+	Register(r chi.Router, k *Kit)
+}
+
+// Server serves the workshop. It is built once by NewServer.
 type Server struct {
-	cfg    ServerConfig
-	store  *models.Store
-	memory *cache.Memory
-	redis  *cache.Redis
-	inval  *cache.Invalidator
-	log    *slog.Logger
-	pages  *pageSet
-	assets *assets
-	flight singleflight.Group
+	cfg      Config
+	store    *models.Store
+	log      *slog.Logger
+	views    *render.Set
+	frags    *fragment.Engine
+	pages    *page.Engine
+	assets   *assets
+	failures *cache.FailureLog
+	kit      *Kit
+	handler  http.Handler
 	// categories maps product id to category, for detail-page keys.
 	categories sync.Map
-	started    time.Time
-	handler    http.Handler
-	mux        *chi.Mux // the router inside handler, named in every request's routing context
-	headOnce   sync.Once
-	head       template.HTML // headLinks, made once
 }
 
-// NewServer builds the server once: templates are parsed here, not per
-// request.
-func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.TTL <= 0 {
-		cfg.TTL = 5 * time.Minute
-	}
+// fragmentTTLs are per-fragment lifetimes; others use the page TTL.
+var fragmentTTLs = map[string]time.Duration{
+	"category-stats": time.Minute, // TTL-based on purpose: see detail.html
+	"site-nav":       time.Hour,
+	"site-footer":    time.Hour,
+}
+
+// NewServer builds the server: templates are parsed here, not per request.
+func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.TemplateDir == "" {
-		cfg.TemplateDir = "templates"
-	}
-	if cfg.StaticDir == "" {
-		cfg.StaticDir = "static"
 	}
 	var tfs, sfs fs.FS = templates.FS, static.FS
 	if cfg.Dev {
 		tfs, sfs = os.DirFS(cfg.TemplateDir), os.DirFS(cfg.StaticDir)
 	}
-	s := &Server{
-		cfg: cfg, store: cfg.Store, memory: cfg.Memory, redis: cfg.Redis,
-		log: cfg.Logger, assets: newAssets(sfs, cfg.Dev), started: time.Now(),
-	}
-	id := make([]byte, 6)
-	_, _ = rand.Read(id)
-	s.inval = &cache.Invalidator{
-		Memory: cache.NewMemoryGens(), Redis: cache.NewRedisGens(cfg.Redis.Client(), cfg.Redis.Prefix()),
-		Client: cfg.Redis.Client(), Channel: cfg.Redis.Prefix() + "invalidate",
-		ID: hex.EncodeToString(id), Log: cfg.Logger,
-	}
-	pages, err := newPageSet(tfs, cfg.Dev, s.funcs())
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, assets: newAssets(sfs, cfg.Dev),
+		failures: &cache.FailureLog{Log: cfg.Logger}}
+	funcs := fragment.Funcs()
+	funcs["money"] = models.FormatMoney
+	funcs["static"] = s.assets.URL
+	funcs["ms"] = trace.Millis
+	funcs["add"] = func(a, b int) int { return a + b }
+	funcs["date"] = func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+	views, err := render.New(tfs, cfg.Dev, funcs)
 	if err != nil {
 		return nil, err
 	}
-	s.pages = pages
+	s.views = views
+	s.frags = fragment.New(fragment.Config{Backend: s.backend, Digest: views.FragmentDigest, TTLs: fragmentTTLs})
+	s.pages = page.New(page.Config{Backend: s.backend, Label: s.backendLabel, Digest: views.Digest, TTL: cfg.TTL,
+		Failures: s.failures, Log: cfg.Logger, NoPageCache: cfg.NoPageCache})
+	s.kit = &Kit{Store: cfg.Store, Memory: cfg.Memory, Redis: cfg.Redis, Invalidator: cfg.Invalidator,
+		Log: cfg.Logger, TTL: cfg.TTL, AdminToken: cfg.AdminToken, s: s}
 	s.handler = s.routes()
 	return s, nil
 }
 
+// ServeHTTP implements http.Handler. The trace starts here, before
+// routing, so its total covers everything the server does for the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r.WithContext(trace.NewContext(r.Context(), trace.New())))
+}
+
 // Listen applies other instances' invalidations until ctx ends; run it in
 // a goroutine when several instances share one Redis.
-func (s *Server) Listen(ctx context.Context) { s.inval.Listen(ctx) }
+func (s *Server) Listen(ctx context.Context) { s.cfg.Invalidator.Listen(ctx) }
 
-// redisLabel is the Redis mode's display name.
-func (s *Server) redisLabel() string {
-	if s.cfg.RedisEmbedded {
-		return "Redis (embedded)"
+// backend returns the cache of a mode, or nil for mode none.
+func (s *Server) backend(m cache.Mode) cache.Cache {
+	switch m {
+	case cache.ModeMemory:
+		return s.cfg.Memory
+	case cache.ModeRedis:
+		return s.cfg.Redis
 	}
-	return "Redis"
+	return nil
+}
+
+// backendLabel names a mode's backend in a sentence: "memory", "Redis".
+func (s *Server) backendLabel(m cache.Mode) string {
+	if m == cache.ModeRedis {
+		return s.cfg.RedisLabel
+	}
+	return m.String()
+}
+
+// label is a mode's display name.
+func (s *Server) label(m cache.Mode) string {
+	if m == cache.ModeRedis {
+		return s.cfg.RedisLabel
+	}
+	return m.Label()
 }
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	s.mux = r
-	// HEAD is answered by the GET handlers (writeEntry sends no body).
+	// HEAD is answered by the GET handlers (page.Write sends no body).
 	r.Use(s.recoverer, securityHeaders, middleware.GetHead)
 	r.Method(http.MethodGet, "/static/*", s.assets)
 	r.Method(http.MethodHead, "/static/*", s.assets)
@@ -144,32 +172,53 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode, s.requireAdmin)
-		r.Get("/", s.handle(s.serveHome))
-		r.Get("/products", s.handle(s.serveList))
-		r.Get("/products/{id}", s.handle(s.serveDetail))
-		r.Get("/products/{id}/edit", s.handle(s.serveEditForm))
-		r.Post("/products/{id}/edit", s.handle(s.serveEdit))
-		r.Get("/api/cache-key", s.handle(s.serveCacheKey))
-		// Each demo registers its own routes from its own file.
-		s.fibRoutes(r)       // fib.go: /benchmark
-		s.weatherRoutes(r)   // weather.go: /weather, /api/weather, /upstream/weather
-		s.compareRoutes(r)   // compare.go: /products/compare
-		s.httpCacheRoutes(r) // httpcache.go: /static-content, /dynamic-content, /conditional-content
-		s.statsRoutes(r)     // stats.go: /cache-stats, /api/cache-stats
-		s.apiRoutes(r)       // api.go: /api/products, /api/products/{id}, /api/data
-		s.labRoutes(r)       // lab.go: /faults, /stampede, /reset, /debug/pprof
+		r.Use(s.withMode)
+		s.catalogueRoutes(r)
+		for _, l := range s.cfg.Lessons {
+			l.Register(r, s.kit)
+		}
 	})
+	if s.cfg.Pprof {
+		r.With(loopbackOnly).Mount("/debug", middleware.Profiler())
+	}
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return errNotFound("There is no page at " + r.URL.Path + ".")
+		return NotFound("There is no page at " + r.URL.Path + ".")
 	}))
 	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return &httpError{status: http.StatusMethodNotAllowed, msg: r.Method + " is not allowed on " + r.URL.Path + "."}
+		return &Error{Status: http.StatusMethodNotAllowed, Msg: r.Method + " is not allowed on " + r.URL.Path + "."}
 	}))
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.serveError(w, r, &httpError{status: http.StatusForbidden,
-			msg: "Cross-site form submissions are refused: submit the form from this site's own page."})
+		s.serveError(w, r, Forbidden("Cross-site form submissions are refused: submit the form from this site's own page."))
 	}))
 	return cop.Handler(r)
+}
+
+// fragmentUser is page content whose own templates call
+// {{fragment .Req ...}}: renderPage hands it the render.
+type fragmentUser interface {
+	useRender(fr *fragment.Render)
+}
+
+// renderPage renders a page for req into an Entry with a slot, caching its
+// fragments in the mode ctx carries. content is the page's own data.
+func (s *Server) renderPage(ctx context.Context, req page.Request, title, section string, content any) (*page.Entry, error) {
+	t, _, err := s.views.Page(req.Page)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	fr := s.frags.Start(ctx, t, &buf)
+	if fu, ok := content.(fragmentUser); ok {
+		fu.useRender(fr)
+	}
+	t0 := time.Now()
+	err = render.Execute(&buf, t, s.layout(req, title, section, content, fr))
+	fr.Finish()
+	if err != nil {
+		return nil, err
+	}
+	trace.From(ctx).Render(time.Since(t0))
+	body, slot := render.SplitSlot(buf.Bytes())
+	return &page.Entry{Status: http.StatusOK, ContentType: "text/html; charset=utf-8", Slot: slot, Body: body}, nil
 }

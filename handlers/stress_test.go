@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"cacheworkshop/handlers"
+	"cacheworkshop/app"
+	"cacheworkshop/internal/testapp"
 	"cacheworkshop/models"
 )
 
@@ -110,8 +111,8 @@ func (sc *stressClient) do(method, path string, form url.Values) (int, http.Head
 func TestConsistencyUnderConcurrency(t *testing.T) {
 	// A little simulated latency between loading the row and storing the
 	// page widens the window in which the classic race could happen.
-	a := newApp(t, func(c *handlers.ServerConfig) { c.SlowQuery = 2 * time.Millisecond })
-	sc := &stressClient{base: a.ts.URL, c: &http.Client{
+	a := testapp.New(t, func(c *app.Config) { c.SlowQuery = 2 * time.Millisecond })
+	sc := &stressClient{base: a.TS.URL, c: &http.Client{
 		Timeout:       20 * time.Second,
 		Transport:     &http.Transport{MaxIdleConnsPerHost: stressReaders + 2*stressEditors},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -126,10 +127,10 @@ func TestConsistencyUnderConcurrency(t *testing.T) {
 	}
 }
 
-func stressRun(t *testing.T, a *app, sc *stressClient, mode string, ids []int64) {
+func stressRun(t *testing.T, a *testapp.App, sc *stressClient, mode string, ids []int64) {
 	prods := make([]*stressProduct, len(ids))
 	for i, id := range ids {
-		p := a.product(id)
+		p := a.Product(id)
 		prods[i] = &stressProduct{id: id, names: map[int64]string{p.Version: p.Name}, category: p.Category,
 			price: models.PriceString(p.Price)}
 		prods[i].floor.Store(p.Version)
@@ -274,7 +275,7 @@ func stressRun(t *testing.T, a *app, sc *stressClient, mode string, ids []int64)
 		}
 	}
 	for _, p := range prods {
-		got := a.product(p.id)
+		got := a.Product(p.id)
 		if want := int64(1 + p.edits); got.Version != want {
 			t.Errorf("product %d: version got %d, want %d (1 + %d successful edits): an edit was lost", p.id, got.Version, want, p.edits)
 		}

@@ -5,11 +5,13 @@
   function draw() {
     var canvas = document.getElementById("fib-chart");
     if (!canvas || typeof Chart === "undefined") return;
-    var rows = document.querySelectorAll("#fib-results tbody tr[data-ms]");
+    var rows = document.querySelectorAll("#fib-results tbody tr[data-ns]");
     var colours = { naive: "#8a4b00", memory: "#0b6e4f", redis: "#a4262c", result: "#1f4e79" };
     var labels = [], data = [], bg = [];
     rows.forEach(function (tr) {
-      var ms = parseFloat(tr.getAttribute("data-ms"));
+      // The server sends nanoseconds, so a map lookup of a few hundred
+      // nanoseconds is not rounded to zero before it reaches the chart.
+      var ms = parseInt(tr.getAttribute("data-ns"), 10) / 1e6;
       if (!(ms >= 0)) return;
       labels.push(tr.getAttribute("data-name"));
       // A log axis cannot show 0: clamp to one nanosecond.

@@ -36,7 +36,6 @@ type Trace struct {
 
 	mu        sync.Mutex
 	lookups   []Lookup
-	first     [2]Lookup // lookups' first backing array: a hit records one
 	dbCount   int
 	dbDur     time.Duration
 	simulated time.Duration
@@ -44,34 +43,18 @@ type Trace struct {
 }
 
 // New starts a trace now.
-func New() *Trace {
-	t := &Trace{}
-	t.Init()
-	return t
-}
+func New() *Trace { return &Trace{Start: time.Now()} }
 
-// Init starts t now, for a Trace that lives inside a larger per-request
-// struct instead of being allocated by New. t must be unused.
-func (t *Trace) Init() {
-	t.Start = time.Now()
-	t.lookups = t.first[:0]
-}
-
-type contextKey struct{ name string }
-
-// ContextKey is the context key under which NewContext stores the trace.
-// Use NewContext and From; the key is exported for a server that keeps
-// several per-request values in one context of its own.
-var ContextKey = &contextKey{"trace"}
+type contextKey struct{}
 
 // NewContext returns ctx carrying t.
 func NewContext(ctx context.Context, t *Trace) context.Context {
-	return context.WithValue(ctx, ContextKey, t)
+	return context.WithValue(ctx, contextKey{}, t)
 }
 
 // From returns the request's trace, or nil.
 func From(ctx context.Context) *Trace {
-	t, _ := ctx.Value(ContextKey).(*Trace)
+	t, _ := ctx.Value(contextKey{}).(*Trace)
 	return t
 }
 

@@ -1,0 +1,231 @@
+// Package app wires the workshop together, in one place used by main.go,
+// the bench and the tests: the SQLite store and its seed, Redis (or the
+// embedded fallback), the two caches, the invalidator, the web server with
+// every lesson, and the http.Server settings.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"cacheworkshop/cache"
+	"cacheworkshop/handlers"
+	"cacheworkshop/lessons/compare"
+	"cacheworkshop/lessons/fib"
+	"cacheworkshop/lessons/httpcache"
+	"cacheworkshop/lessons/labs"
+	"cacheworkshop/lessons/stats"
+	"cacheworkshop/lessons/weather"
+	"cacheworkshop/models"
+	"cacheworkshop/seed"
+)
+
+// App is a wired workshop, ready to serve.
+type App struct {
+	Config Config
+	Store  *models.Store
+	Memory *cache.Memory
+	Redis  *cache.Redis
+	// RedisLabel is "Redis", or "Redis (embedded)" when Embedded is set:
+	// nothing answered at RedisURL and the in-process server is used.
+	RedisLabel  string
+	Embedded    bool
+	Invalidator *cache.Invalidator
+	Server      *handlers.Server
+	// HTTP is the http.Server with the workshop's timeouts; Serve uses it.
+	HTTP *http.Server
+	// Seeded is how many products seeding inserted (0: already seeded),
+	// and SeedTime how long it took.
+	Seeded   int
+	SeedTime time.Duration
+
+	log     *slog.Logger
+	closers []func()
+}
+
+// New opens the store (seeding it when empty), connects to Redis and
+// builds the server. hooks are added to the Redis client before the
+// workshop's own circuit breaker, outermost first (the bench counts round
+// trips with one).
+func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook) (*App, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	redis.SetLogger(quietRedisLog{})
+	a := &App{Config: cfg, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	store, err := models.Open(cfg.DatabasePath)
+	if err != nil {
+		return nil, err
+	}
+	a.Store = store
+	a.closers = append(a.closers, func() { _ = store.Close() })
+	t0 := time.Now()
+	if a.Seeded, err = seed.Seed(ctx, store.DB()); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	a.SeedTime = time.Since(t0)
+	if a.Seeded > 0 {
+		log.Info("seeded catalogue", "products", a.Seeded, "took", a.SeedTime.Round(time.Millisecond))
+	}
+
+	rdb, err := a.connectRedis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		rdb.AddHook(h)
+	}
+	a.RedisLabel = "Redis"
+	if a.Embedded {
+		a.RedisLabel = "Redis (embedded)"
+	}
+	a.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.MemoryBytes, DefaultTTL: cfg.TTL})
+	a.Redis = cache.NewRedis(cache.RedisConfig{Client: rdb, Prefix: cfg.RedisPrefix, DefaultTTL: cfg.TTL,
+		Label: a.RedisLabel, Guard: cache.NewGuard()})
+	id := make([]byte, 6)
+	_, _ = rand.Read(id)
+	a.Invalidator = &cache.Invalidator{Memory: a.Memory, Redis: a.Redis, Channel: a.Redis.Prefix() + "invalidate",
+		ID: hex.EncodeToString(id), Log: log}
+
+	a.Server, err = handlers.NewServer(handlers.Config{
+		Store: store, Memory: a.Memory, Redis: a.Redis, RedisLabel: a.RedisLabel, Invalidator: a.Invalidator,
+		DefaultMode: cfg.DefaultMode, TTL: cfg.TTL, SlowQuery: cfg.SlowQuery,
+		Dev: cfg.Dev, TemplateDir: cfg.TemplateDir, StaticDir: cfg.StaticDir, Logger: log,
+		AdminToken: cfg.AdminToken, EditRequiresAdmin: cfg.EditAdmin, Pprof: cfg.Pprof, NoPageCache: cfg.NoPageCache,
+		Lessons: []handlers.Lesson{
+			fib.New(),
+			weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL}),
+			compare.New(),
+			httpcache.New(),
+			stats.New(),
+			labs.New(),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.HTTP = &http.Server{
+		Handler:           a.Server,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ok = true
+	return a, nil
+}
+
+// Close releases Redis, the embedded server and the store, in reverse
+// order of opening.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// ShutdownTimeout bounds how long in-flight requests may take to finish
+// once the server is told to stop.
+const ShutdownTimeout = 10 * time.Second
+
+// Run listens on Config.Addr and serves until ctx ends, then shuts down
+// gracefully: no new connections, in-flight requests finish.
+func (a *App) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return err
+	}
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go a.Server.Listen(lctx)
+	a.log.Info("Cache Workshop is serving", "url", "http://"+ln.Addr().String(), "cache_default", a.Config.DefaultMode.String(),
+		"redis", a.RedisLabel, "database", a.Config.DatabasePath)
+	errc := make(chan error, 1)
+	go func() { errc <- a.HTTP.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := a.HTTP.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped cleanly")
+	return nil
+}
+
+// quietRedisLog drops go-redis's internal pool chatter (dial retries while
+// Redis is down); the workshop reports cache failures itself.
+type quietRedisLog struct{}
+
+// Printf implements go-redis's internal logger.
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
+
+// connectRedis connects to RedisURL, or starts the embedded server when
+// nothing answers there, so the Redis mode always works.
+func (a *App) connectRedis(ctx context.Context) (*redis.Client, error) {
+	url := a.Config.RedisURL
+	rdb, err := cache.NewRedisClient(url)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	perr := rdb.Ping(pctx).Err()
+	cancel()
+	if perr == nil {
+		a.log.Info("connected to Redis", "url", redactURL(url))
+		a.closers = append(a.closers, func() { _ = rdb.Close() })
+		return rdb, nil
+	}
+	_ = rdb.Close()
+	if a.Config.NoEmbedded {
+		return nil, fmt.Errorf("no Redis at %s: %w", redactURL(url), perr)
+	}
+	emb, err := cache.StartEmbedded()
+	if err != nil {
+		return nil, fmt.Errorf("no Redis at %s (%v) and the embedded one failed to start: %w", redactURL(url), perr, err)
+	}
+	a.closers = append(a.closers, emb.Close)
+	if rdb, err = cache.NewRedisClient(emb.URL()); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = rdb.Close() })
+	a.Embedded = true
+	a.log.Warn("no Redis answered; using Redis (embedded), an in-process Redis-protocol server (miniredis)",
+		"tried", redactURL(url), "embedded_addr", emb.Addr(),
+		"hint", "for a real Redis run `redis-server` or set REDIS_URL=redis://host:6379/0")
+	return rdb, nil
+}
+
+// redactURL hides a password in a Redis URL for logs.
+func redactURL(u string) string {
+	opt, err := redis.ParseURL(u)
+	if err != nil || opt.Password == "" {
+		return u
+	}
+	return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB) + " (password hidden)"
+}

@@ -1,0 +1,98 @@
+package page
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"cacheworkshop/trace"
+)
+
+// Slot appends a request's own markup for what was served: the request
+// bar, one-time messages and notices. sum and st are the request's trace
+// figures and Server-Timing value, formatted once, so that the bar, the
+// trace panel and the header agree.
+type Slot func(b []byte, sv *Served, sum trace.Summary, st []byte) []byte
+
+// Write sends sv: the stored bytes with this request's markup spliced in at
+// the slot, and headers that say truthfully how the response was obtained.
+// No template runs here, so a hit costs a lookup and a write. It is the one
+// writer of cached, live and measured responses alike.
+func Write(w http.ResponseWriter, r *http.Request, sv *Served, slot Slot) {
+	e := sv.Entry
+	h := w.Header()
+	h.Set("X-Cache", sv.Outcome)
+	if e.ETag != "" {
+		h.Set("ETag", e.ETag)
+	}
+	if !e.LastModified.IsZero() {
+		h.Set("Last-Modified", e.LastModified.UTC().Format(http.TimeFormat))
+	}
+	if h.Get("Cache-Control") == "" {
+		if e.Slot >= 0 {
+			// The body carries this request's own bar and trace, so no
+			// copy of it may be reused: every load asks the server and
+			// shows freshly measured timings. Clients that send
+			// If-None-Match themselves still get a 304 below.
+			h.Set("Cache-Control", "no-store")
+		} else {
+			h.Set("Cache-Control", "no-cache")
+		}
+	}
+	tr := trace.From(r.Context())
+	if e.ETag != "" && ETagMatch(r.Header.Get("If-None-Match"), e.ETag) {
+		h.Set("Server-Timing", string(tr.AppendServerTiming(nil, tr.Summary())))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", e.ContentType)
+	if e.Slot < 0 || slot == nil {
+		body := e.Body
+		h.Set("Server-Timing", string(tr.AppendServerTiming(nil, tr.Summary())))
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(e.Status)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(body)
+		}
+		return
+	}
+	// The page is assembled in one pooled buffer and sent in one write:
+	// three writes around the slot cost extra flushes and system calls
+	// once the body outgrows the connection's buffer.
+	bp := writeBufs.Get().(*[]byte)
+	sp := writeBufs.Get().(*[]byte)
+	sum := tr.Summary()
+	st := tr.AppendServerTiming((*sp)[:0], sum)
+	out := append((*bp)[:0], e.Body[:e.Slot]...)
+	out = slot(out, sv, sum, st)
+	out = append(out, e.Body[e.Slot:]...)
+	h.Set("Server-Timing", string(st))
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(out)
+	}
+	*bp, *sp = out, st
+	writeBufs.Put(bp)
+	writeBufs.Put(sp)
+}
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// ETagMatch implements If-None-Match's weak comparison (RFC 9110 §13.1.2).
+func ETagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for t := range strings.SplitSeq(header, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(t), "W/") == want {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,48 @@
+package handlers
+
+import (
+	"cacheworkshop/cache"
+	"cacheworkshop/cache/fragment"
+	"cacheworkshop/cache/page"
+)
+
+// layoutData is what layout.html sees. Whole pages are cached, so it is
+// made from the page.Request alone: what is the same for every request to
+// the same canonical URL in the same mode. Per-request markup goes in the
+// slot.
+type layoutData struct {
+	Title   string
+	Section string // the navigation's current section
+	Mode    cache.Mode
+	// ModeLabel is the current mode's display name.
+	ModeLabel string
+	// Modes are the mode switch's links: this page in every mode.
+	Modes []modeLink
+	// FooterKey is the footer fragment's key: the mode and its label.
+	FooterKey string
+	// RedisLabel names the Redis backend ("Redis (embedded)" for the
+	// fallback server).
+	RedisLabel string
+	Content    any
+	// Req is the render's context for {{fragment}}; never printed.
+	Req *fragment.Render
+}
+
+// modeLink is one link of the mode switch.
+type modeLink struct {
+	Mode, Label, URL string
+	Current          bool
+}
+
+// layout builds the layout data for req. The mode switch links keep the
+// page's canonical query so switching mode stays on the same page.
+func (s *Server) layout(req page.Request, title, section string, content any, fr *fragment.Render) layoutData {
+	d := layoutData{Title: title, Section: section, Mode: req.Mode, ModeLabel: s.label(req.Mode),
+		RedisLabel: s.cfg.RedisLabel, Content: content, Req: fr}
+	d.FooterKey = req.Mode.String() + ":" + d.ModeLabel
+	for _, m := range cache.Modes {
+		d.Modes = append(d.Modes, modeLink{Mode: m.String(), Label: s.label(m),
+			URL: req.URLWith("cache", m.String()), Current: m == req.Mode})
+	}
+	return d
+}
