@@ -46,16 +46,23 @@ type Request struct {
 }
 
 // NewRequest makes a Request from name/value pairs of the parameters that
-// change the response; a pair with an empty value is left out, so a
-// default can be passed as "" and share the key of the bare URL.
+// change the response, given in name order; a pair with an empty value is
+// left out, so a default can be passed as "" and share the key of the bare
+// URL.
 func NewRequest(pageName, path string, mode cache.Mode, params ...string) Request {
-	v := url.Values{}
+	var q strings.Builder
 	for i := 0; i+1 < len(params); i += 2 {
-		if params[i+1] != "" {
-			v.Set(params[i], params[i+1])
+		if params[i+1] == "" {
+			continue
 		}
+		if q.Len() > 0 {
+			q.WriteByte('&')
+		}
+		q.WriteString(url.QueryEscape(params[i]))
+		q.WriteByte('=')
+		q.WriteString(url.QueryEscape(params[i+1]))
 	}
-	return Request{Page: pageName, Path: path, Query: v.Encode(), Mode: mode}
+	return Request{Page: pageName, Path: path, Query: q.String(), Mode: mode}
 }
 
 // URL is the canonical URL of the response.
@@ -144,15 +151,18 @@ func New(cfg Config) *Engine {
 // the entry and compared on read.
 func (e *Engine) Key(r Request) string {
 	var b strings.Builder
-	u := r.URL()
 	d := e.cfg.Digest(r.Page)
-	b.Grow(len(r.Page) + len(d) + len(u) + 7)
+	b.Grow(len(r.Page) + len(d) + len(r.Path) + len(r.Query) + 8)
 	b.WriteString("page:")
 	b.WriteString(r.Page)
 	b.WriteByte(':')
 	b.WriteString(d)
 	b.WriteByte(':')
-	b.WriteString(u)
+	b.WriteString(r.Path)
+	if r.Query != "" {
+		b.WriteByte('?')
+		b.WriteString(r.Query)
+	}
 	return b.String()
 }
 
@@ -195,8 +205,8 @@ func (e *Engine) Fetch(ctx context.Context, spec Spec) (*Served, error) {
 	tc := cache.Traced{Cache: c, Layer: "page", Failures: e.cfg.Failures}
 	cur := make([]int64, len(spec.Gens))
 	v, found, err := tc.GetVersioned(ctx, key, spec.Gens, cur)
-	sv.Key = cache.TraceKey(key, cur)
 	if err != nil {
+		sv.Key = cache.TraceKey(key, cur)
 		sv.Outcome = trace.Miss
 		sv.Notices = append(sv.Notices, sv.Backend+" unavailable: "+Short(err))
 		// The backend just failed: render fragments without it too,
@@ -213,7 +223,7 @@ func (e *Engine) Fetch(ctx context.Context, spec Spec) (*Served, error) {
 		}
 		e.cfg.Log.Warn("discarding unreadable cache entry", "key", key)
 	}
-	sv.Outcome = trace.Miss
+	sv.Outcome, sv.Key = trace.Miss, cache.TraceKey(key, cur)
 
 	// Concurrent misses on one key build once per instance.
 	res, err, shared := e.flight.Do(req.Mode.String()+"|"+sv.Key, func() (any, error) {
