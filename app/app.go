@@ -100,14 +100,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		Label: a.RedisLabel, Guard: cache.NewGuard()})
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)
-	a.Invalidator = &cache.Invalidator{Memory: a.Memory, Redis: a.Redis, Channel: a.Redis.Prefix() + "invalidate",
-		ID: hex.EncodeToString(id), Log: log}
+	changes := &changeLog{store: store}
+	a.closers = append(a.closers, changes.close)
+	a.Invalidator = &cache.Invalidator{Memory: a.Memory, Redis: a.Redis, Log: changes,
+		Channel: a.Redis.Prefix() + "invalidate", ID: hex.EncodeToString(id), Logger: log}
+	if err := a.Invalidator.Start(ctx); err != nil {
+		return nil, fmt.Errorf("invalidations: %w", err)
+	}
 
 	a.Server, err = handlers.NewServer(handlers.Config{
 		Store: store, Memory: a.Memory, Redis: a.Redis, RedisLabel: a.RedisLabel, Invalidator: a.Invalidator,
 		DefaultMode: cfg.DefaultMode, TTL: cfg.TTL, SlowQuery: cfg.SlowQuery,
 		Dev: cfg.Dev, TemplateDir: cfg.TemplateDir, StaticDir: cfg.StaticDir, Logger: log,
 		AdminToken: cfg.AdminToken, EditRequiresAdmin: cfg.EditAdmin, Pprof: cfg.Pprof, NoPageCache: cfg.NoPageCache,
+		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts,
 		Lessons: []handlers.Lesson{
 			fib.New(),
 			weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL}),
@@ -155,7 +161,8 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go a.Server.Listen(lctx)
+	go a.Invalidator.Run(lctx)
+	go a.watchRedisURL(lctx)
 	a.log.Info("Cache Workshop is serving", "url", "http://"+ln.Addr().String(), "cache_default", a.Config.DefaultMode.String(),
 		"redis", a.RedisLabel, "database", a.Config.DatabasePath)
 	errc := make(chan error, 1)
@@ -170,6 +177,12 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := a.HTTP.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Changes Redis has not applied are in the database's outbox, where
+	// any instance relays them; sending them now, if Redis answers, only
+	// makes them visible sooner.
+	if err := a.Invalidator.Flush(sctx); err != nil {
+		a.log.Warn("redis still lacks some invalidations; another instance or the next start relays them", "pending", a.Invalidator.Pending(), "err", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -193,9 +206,20 @@ func (a *App) connectRedis(ctx context.Context) (*redis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	perr := rdb.Ping(pctx).Err()
-	cancel()
+	// A few tries, so that a Redis that is restarting as the workshop
+	// starts is not mistaken for none at all.
+	var perr error
+	for try := range 3 {
+		if try > 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		perr = rdb.Ping(pctx).Err()
+		cancel()
+		if perr == nil {
+			break
+		}
+	}
 	if perr == nil {
 		a.log.Info("connected to Redis", "url", redactURL(url))
 		a.closers = append(a.closers, func() { _ = rdb.Close() })
@@ -215,10 +239,41 @@ func (a *App) connectRedis(ctx context.Context) (*redis.Client, error) {
 	}
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	a.Embedded = true
-	a.log.Warn("no Redis answered; using Redis (embedded), an in-process Redis-protocol server (miniredis)",
+	a.log.Warn("no Redis answered; using Redis (embedded), an in-process Redis-protocol server (miniredis), private to this instance",
 		"tried", redactURL(url), "embedded_addr", emb.Addr(),
 		"hint", "for a real Redis run `redis-server` or set REDIS_URL=redis://host:6379/0")
 	return rdb, nil
+}
+
+// watchRedisURL tells, once, when REDIS_URL starts answering while this
+// instance uses its embedded server: it stays on it (a running cache is
+// not switched under live requests) until restarted, so its Redis mode is
+// not shared with other instances. Invalidations still reach it: they
+// travel through the database's change log, not through Redis.
+func (a *App) watchRedisURL(ctx context.Context) {
+	if !a.Embedded {
+		return
+	}
+	rdb, err := cache.NewRedisClient(a.Config.RedisURL)
+	if err != nil {
+		return
+	}
+	defer rdb.Close()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if rdb.Ping(ctx).Err() == nil {
+			a.log.Warn("REDIS_URL answers now, but this instance keeps its embedded Redis until it is restarted: "+
+				"its Redis mode is private to it (other instances' edits still invalidate it, through the database)",
+				"url", redactURL(a.Config.RedisURL))
+			return
+		}
+	}
 }
 
 // redactURL hides a password in a Redis URL for logs.

@@ -29,9 +29,12 @@ type Config struct {
 	WeatherTTL     time.Duration
 	WeatherURL     string
 	AdminToken     string
-	EditAdmin      bool
-	Pprof          bool
-	Dev            bool
+	// AllowedHosts are host names the Host header may carry besides
+	// localhost, IP addresses and the name in Addr (ALLOWED_HOSTS).
+	AllowedHosts []string
+	EditAdmin    bool
+	Pprof        bool
+	Dev          bool
 	// TemplateDir and StaticDir are what Dev reads from disk.
 	TemplateDir, StaticDir string
 
@@ -79,7 +82,7 @@ func envBool(name string) bool {
 func ParseConfig(args []string) (Config, error) {
 	c := Defaults()
 	fs := flag.NewFlagSet("cacheworkshop", flag.ContinueOnError)
-	var mode, ttl, slow, mem, wms, wttl string
+	var mode, ttl, slow, mem, wms, wttl, hosts string
 	fs.StringVar(&c.Addr, "addr", env("ADDR", c.Addr), "listen address (env ADDR)")
 	fs.StringVar(&c.DatabasePath, "database-path", env("DATABASE_PATH", c.DatabasePath), "SQLite file; its folder is created (env DATABASE_PATH)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", c.RedisURL), "Redis server; if none answers, an embedded one is started (env REDIS_URL)")
@@ -91,6 +94,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", c.WeatherTTL.String()), "how long a city's weather is cached (env WEATHER_TTL)")
 	fs.StringVar(&c.WeatherURL, "weather-upstream-url", env("WEATHER_UPSTREAM_URL", ""), "weather service URL; empty means this server's own /upstream/weather (env WEATHER_UPSTREAM_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches and reset the catalogue (env ADMIN_TOKEN)")
+	fs.StringVar(&hosts, "allowed-hosts", env("ALLOWED_HOSTS", ""), "more host names to answer to, comma-separated, besides localhost, IP addresses and the -addr name; others get 400 (env ALLOWED_HOSTS)")
 	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
 	fs.BoolVar(&c.Pprof, "pprof", envBool("PPROF"), "serve /debug/pprof to loopback clients (env PPROF=1)")
 	fs.BoolVar(&c.Dev, "dev", envBool("DEV"), "read templates and static files from disk on every request (env DEV=1)")
@@ -115,6 +119,9 @@ func ParseConfig(args []string) (Config, error) {
 	if c.WeatherTTL, err = time.ParseDuration(wttl); err != nil || c.WeatherTTL <= 0 {
 		return c, fmt.Errorf("WEATHER_TTL: %q is not a positive duration like 60s", wttl)
 	}
+	if c.AllowedHosts, err = hostList(hosts); err != nil {
+		return c, fmt.Errorf("ALLOWED_HOSTS: %w", err)
+	}
 	switch mode {
 	case "none", "memory", "redis":
 		c.DefaultMode, _ = cache.ParseMode(mode, cache.ModeMemory)
@@ -122,6 +129,26 @@ func ParseConfig(args []string) (Config, error) {
 		return c, fmt.Errorf("CACHE_DEFAULT: %q is not one of none, memory, redis", mode)
 	}
 	return c, nil
+}
+
+// hostList splits ALLOWED_HOSTS. Each entry is a bare name, as the Host
+// header carries it without its port: a URL or a port given by mistake
+// would otherwise allow nothing, silently.
+func hostList(s string) ([]string, error) {
+	var names []string
+	for n := range strings.SplitSeq(s, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		for _, r := range n {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+				return nil, fmt.Errorf("%q is not a host name: give names like classroom.local, without scheme, port or path", n)
+			}
+		}
+		names = append(names, n)
+	}
+	return names, nil
 }
 
 func millis(s string, limit int) (time.Duration, error) {

@@ -13,7 +13,7 @@ import (
 // of them unset (ParseConfig treats empty as unset).
 var configEnv = []string{"ADDR", "DATABASE_PATH", "REDIS_URL", "CACHE_DEFAULT", "CACHE_TTL", "SLOW_QUERY_MS",
 	"MEMORY_CACHE_MB", "WEATHER_LATENCY_MS", "WEATHER_TTL", "WEATHER_UPSTREAM_URL", "DEV",
-	"ADMIN_TOKEN", "EDIT_REQUIRES_ADMIN", "PPROF"}
+	"ADMIN_TOKEN", "EDIT_REQUIRES_ADMIN", "PPROF", "ALLOWED_HOSTS"}
 
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
@@ -55,6 +55,27 @@ func TestParseConfig(t *testing.T) {
 			}
 			return ""
 		}},
+		{name: "allowed hosts", env: map[string]string{"ALLOWED_HOSTS": " classroom.local, Teacher-Laptop ,,"}, check: func(c app.Config) string {
+			if strings.Join(c.AllowedHosts, "|") != "classroom.local|Teacher-Laptop" {
+				return "ALLOWED_HOSTS not split into trimmed names"
+			}
+			return ""
+		}},
+		{name: "allowed hosts flag wins", env: map[string]string{"ALLOWED_HOSTS": "a.example"}, args: []string{"-allowed-hosts", "b.example"},
+			check: func(c app.Config) string {
+				if strings.Join(c.AllowedHosts, "|") != "b.example" {
+					return "-allowed-hosts did not win"
+				}
+				return ""
+			}},
+		{name: "no allowed hosts by default", check: func(c app.Config) string {
+			if len(c.AllowedHosts) != 0 {
+				return "ALLOWED_HOSTS not empty by default"
+			}
+			return ""
+		}},
+		{name: "allowed host with port", env: map[string]string{"ALLOWED_HOSTS": "classroom.local:8080"}, err: "ALLOWED_HOSTS"},
+		{name: "allowed host as URL", args: []string{"-allowed-hosts", "http://classroom.local"}, err: "ALLOWED_HOSTS"},
 		{name: "bad ttl", env: map[string]string{"CACHE_TTL": "soon"}, err: "CACHE_TTL"},
 		{name: "negative ttl", env: map[string]string{"CACHE_TTL": "-5s"}, err: "CACHE_TTL"},
 		{name: "zero ttl flag", args: []string{"-cache-ttl", "0s"}, err: "CACHE_TTL"},

@@ -170,7 +170,7 @@ func newWorkshop(ctx context.Context, dbPath string, rs *redisServer) (*workshop
 	w.rawRdb.AddHook(count)
 	lctx, cancel := context.WithCancel(ctx)
 	w.cancel = cancel
-	go w.main.Server.Listen(lctx)
+	go w.main.Invalidator.Run(lctx)
 	ok = true
 	return w, nil
 }

@@ -51,9 +51,10 @@ type Cache interface {
 	// SetVersioned stores value under key, stamped with the generation
 	// values it was built under (cur, as GetVersioned reported them).
 	SetVersioned(ctx context.Context, key string, cur []int64, value []byte, ttl time.Duration) error
-	// Bump advances every named generation, which makes every entry built
-	// under their old values a miss.
-	Bump(ctx context.Context, names ...string) error
+	// Apply applies committed changes, in id order: each raises the
+	// generations it names to its id, which makes every entry built under
+	// their old values a miss.
+	Apply(ctx context.Context, changes ...Change) error
 }
 
 // Inspector is the optional ability to say how long a key has left and to

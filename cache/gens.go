@@ -2,107 +2,171 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Generations are named counters recorded in each cached entry and
-// compared on every read (see Cache.GetVersioned). Bumping a generation
-// makes every entry built under its old value a miss, so invalidating
-// "every list page" is one increment instead of a key scan. Readers read
-// the generation before the database and editors bump it after the commit,
-// so an entry filled from a row read before an edit carries an old
-// generation and is never served.
+// Generations are named counters compared on every read (see
+// Cache.GetVersioned): an entry is stamped with the values of the
+// generations it depends on ("list", "product:7", "category:books"), and a
+// change to any of them makes it a miss, so invalidating every list page
+// is one write instead of a key scan.
+//
+// A generation's value is the id of the last change that touched it, a
+// Change from the database's outbox. Changes are applied with "raise to
+// the change id if larger", so applying one twice, or from two instances
+// at once, is harmless, and a value never goes back. Readers read the
+// generations before the database and writers commit before the change
+// is applied, so an entry filled from a row read before a write carries a
+// value that is already obsolete and is never served after it.
+
+// Change is one committed invalidation: its outbox id and the generations
+// it advances.
+type Change struct {
+	ID    int64
+	Names []string
+}
 
 // MemoryGens keeps generations in process memory. They are never evicted:
-// losing a counter could resurrect entries built under an old value.
+// losing a value could resurrect entries built under an old one.
 //
 // Every cached read looks its generations up, from every core at once, so
 // reads take no lock and write nothing shared: a sync.Map of counters,
-// whose keys are stable after their first bump. A bump of several names
-// is not atomic as a whole, and need not be: a reader that sees any of
-// them old builds an entry that later readers reject.
+// whose keys are stable after their first change.
 type MemoryGens struct {
 	m sync.Map // name → *atomic.Int64
+	// floor is the value of a generation no change has touched since this
+	// process started: the newest change id at start-up. Every change up
+	// to it happened before this process cached anything.
+	floor atomic.Int64
 }
 
-// Get fills out[i] with the current value of names[i]; every generation
-// starts at 1.
+// Get fills out[i] with the current value of names[i].
 func (g *MemoryGens) Get(names []string, out []int64) {
+	floor := g.floor.Load()
 	for i, n := range names {
-		out[i] = 1
+		out[i] = floor
 		if c, ok := g.m.Load(n); ok {
-			out[i] = c.(*atomic.Int64).Load()
+			out[i] = max(floor, c.(*atomic.Int64).Load())
 		}
 	}
 }
 
-// Bump advances every named generation.
-func (g *MemoryGens) Bump(names ...string) {
+// apply raises every named generation to id.
+func (g *MemoryGens) apply(id int64, names []string) {
 	for _, n := range names {
 		c, ok := g.m.Load(n)
 		if !ok {
-			fresh := new(atomic.Int64)
-			fresh.Store(1)
-			c, _ = g.m.LoadOrStore(n, fresh)
+			c, _ = g.m.LoadOrStore(n, new(atomic.Int64))
 		}
-		c.(*atomic.Int64).Add(1)
+		v := c.(*atomic.Int64)
+		for {
+			cur := v.Load()
+			if cur >= id || v.CompareAndSwap(cur, id) {
+				break
+			}
+		}
 	}
 }
 
-// RedisGens keeps generations in Redis so every instance sharing the server
-// agrees on them. A missing counter is created at the current time in
-// nanoseconds rather than 1, so a counter lost to eviction or a restart can
-// never come back to a value that old entries were built under.
-//
-// A bump that fails (Redis down) is remembered and replayed before the next
-// read is trusted: until the replay succeeds, Get reports an error and
-// Redis-mode requests are served from the database, so an edit made during
-// an outage can't leave stale pages behind once Redis returns.
-type RedisGens struct {
-	client *redis.Client
-	prefix string
+// ErrBehind is returned by Redis reads while the Redis server has not yet
+// applied every change this instance knows of: its generations cannot be
+// trusted, so the page is served from the database until it catches up.
+var ErrBehind = errors.New("redis has not yet applied every invalidation this instance knows of")
 
-	mu      sync.Mutex
-	pending map[string]struct{}
-	// anyPending mirrors len(pending) > 0 so that every Redis read can
-	// skip the mutex when, as almost always, nothing waits.
-	anyPending atomic.Bool
+// ErrGap is returned when a change cannot be applied to Redis because an
+// earlier one has not been: apply from the one after Redis's last first.
+var ErrGap = errors.New("redis is missing earlier invalidations")
+
+// redisGens keeps generations in Redis so every instance sharing the
+// server agrees on them, with the id of the last change the server has
+// applied (appliedKey): an instance trusts the server's generations only
+// when that id is at least the newest change it knows of.
+type redisGens struct {
+	client     *redis.Client
+	prefix     string // of every generation key
+	appliedKey string
+	// required is the newest change id this instance knows of.
+	required atomic.Int64
+	// onBehind, when set, is told that a read found the server behind,
+	// so the relay can catch it up at once.
+	onBehind func()
 }
 
-// newRedisGens stores generations under prefix+"gen:".
-func newRedisGens(client *redis.Client, prefix string) *RedisGens {
-	return &RedisGens{client: client, prefix: prefix + "gen:", pending: make(map[string]struct{})}
+func newRedisGens(client *redis.Client, prefix string) *redisGens {
+	// '@' never appears in a generation name, so the applied id cannot
+	// collide with one.
+	return &redisGens{client: client, prefix: prefix + "gen:", appliedKey: prefix + "gen:@applied"}
 }
 
-// Pending reports how many bumps wait for Redis to come back.
-func (g *RedisGens) Pending() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.pending)
-}
+// applyScript applies one change, in order: it is skipped when the server
+// has applied it already and refused (-1) when an earlier change is
+// missing, so the server's generations always reflect a prefix of the
+// outbox. KEYS[1] is the applied id, KEYS[2..] the generations; ARGV[1]
+// the change id.
+var applyScript = redis.NewScript(`
+local id = tonumber(ARGV[1])
+local applied = tonumber(redis.call("GET", KEYS[1]) or "0")
+if applied >= id then return applied end
+if applied < id - 1 then return -1 end
+for i = 2, #KEYS do
+  local v = tonumber(redis.call("GET", KEYS[i]) or "0")
+  if v < id then redis.call("SET", KEYS[i], id) end
+end
+redis.call("SET", KEYS[1], id)
+return id`)
 
-// Get fills out[i] with the current value of names[i], creating missing
-// counters.
-func (g *RedisGens) Get(ctx context.Context, names []string, out []int64) error {
-	if err := g.flush(ctx); err != nil {
-		return err
+// applied returns the id of the last change the server has applied, 0
+// when it has none (a new or emptied server).
+func (g *redisGens) applied(ctx context.Context) (int64, error) {
+	n, err := g.client.Get(ctx, g.appliedKey).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
 	}
-	keys := make([]string, len(names))
-	for i, n := range names {
-		keys[i] = g.prefix + n
+	return n, err
+}
+
+// apply sends changes, in id order, in one pipelined round trip. It
+// returns the server's applied id afterwards, or ErrGap.
+func (g *redisGens) apply(ctx context.Context, changes []Change) (int64, error) {
+	if len(changes) == 0 {
+		return g.applied(ctx)
 	}
-	vals, err := g.client.MGet(ctx, keys...).Result()
+	pipe := g.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(changes))
+	for i, c := range changes {
+		keys := make([]string, 0, len(c.Names)+1)
+		keys = append(keys, g.appliedKey)
+		for _, n := range c.Names {
+			keys = append(keys, g.prefix+n)
+		}
+		cmds[i] = applyScript.Eval(ctx, pipe, keys, c.ID)
+	}
+	// Scripts are sent with EVAL here so a restarted server, which has
+	// forgotten every script, needs no second round trip.
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redis generations: %w: %w", ErrUnavailable, err)
+	}
+	last, err := cmds[len(cmds)-1].Int64()
 	if err != nil {
-		return fmt.Errorf("redis generations: %w: %w", ErrUnavailable, err)
+		return 0, err
 	}
+	if last < 0 {
+		return 0, ErrGap
+	}
+	return last, nil
+}
+
+// readGens fills out from vals (MGET replies for names), creating the
+// generations that do not exist yet at the applied id: no entry can have
+// been built under them, and they keep that value until a change touches
+// them, so pages that depend on them stay cached across other changes.
+func (g *redisGens) readGens(ctx context.Context, names []string, vals []any, applied int64, out []int64) (created bool, err error) {
 	var missing []int
 	for i, v := range vals {
 		s, ok := v.(string)
@@ -110,163 +174,26 @@ func (g *RedisGens) Get(ctx context.Context, names []string, out []int64) error 
 			missing = append(missing, i)
 			continue
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("redis generation %s: %q is not a number", names[i], s)
+		if out[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+			return false, fmt.Errorf("redis generation %s: %q is not a number", names[i], s)
 		}
-		out[i] = n
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
-	base := time.Now().UnixNano()
 	pipe := g.client.Pipeline()
 	cmds := make([]*redis.StringCmd, len(missing))
 	for j, i := range missing {
-		pipe.SetNX(ctx, keys[i], base, 0)
-		cmds[j] = pipe.Get(ctx, keys[i])
+		pipe.SetNX(ctx, g.prefix+names[i], applied, 0)
+		cmds[j] = pipe.Get(ctx, g.prefix+names[i])
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("redis generations: %w: %w", ErrUnavailable, err)
+		return true, fmt.Errorf("redis generations: %w: %w", ErrUnavailable, err)
 	}
 	for j, i := range missing {
-		n, err := cmds[j].Int64()
-		if err != nil {
-			return fmt.Errorf("redis generation %s: %w", names[i], err)
-		}
-		out[i] = n
-	}
-	return nil
-}
-
-// Bump advances the named generations. On failure the names are kept for
-// replay.
-func (g *RedisGens) Bump(ctx context.Context, names ...string) error {
-	if err := g.bump(ctx, names); err != nil {
-		g.mu.Lock()
-		for _, n := range names {
-			g.pending[n] = struct{}{}
-		}
-		g.anyPending.Store(true)
-		g.mu.Unlock()
-		return err
-	}
-	return nil
-}
-
-func (g *RedisGens) bump(ctx context.Context, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	base := time.Now().UnixNano()
-	pipe := g.client.Pipeline()
-	for _, n := range names {
-		pipe.SetNX(ctx, g.prefix+n, base, 0)
-		pipe.Incr(ctx, g.prefix+n)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("redis generations: %w: %w", ErrUnavailable, err)
-	}
-	return nil
-}
-
-// flush replays pending bumps. It is cheap when nothing is pending.
-func (g *RedisGens) flush(ctx context.Context) error {
-	if !g.anyPending.Load() {
-		return nil
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.pending) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(g.pending))
-	for n := range g.pending {
-		names = append(names, n)
-	}
-	if err := g.bump(ctx, names); err != nil {
-		return fmt.Errorf("%d invalidations wait for Redis: %w", len(names), err)
-	}
-	clear(g.pending)
-	g.anyPending.Store(false)
-	return nil
-}
-
-// Invalidator bumps generations in every backend at once, whatever mode the
-// edit was made in, and tells other instances sharing the Redis server to
-// bump their in-process generations too.
-type Invalidator struct {
-	Memory *Memory
-	Redis  *Redis // nil when there is no Redis at all
-	// Channel is the pub/sub channel of cross-instance broadcasts; empty
-	// disables them.
-	Channel string
-	// ID tells this instance's own broadcasts apart from others'.
-	ID  string
-	Log *slog.Logger
-}
-
-// InvalidationResult says what one backend did with an invalidation, for
-// the learner-facing invalidation log.
-type InvalidationResult struct {
-	Mode  Mode // the backend's mode
-	Names []string
-	Err   error
-}
-
-// Invalidate bumps names in memory and in Redis and broadcasts the bump.
-// A Redis failure is reported and queued for replay, never fatal.
-func (inv *Invalidator) Invalidate(ctx context.Context, names ...string) []InvalidationResult {
-	res := []InvalidationResult{{Mode: ModeMemory, Names: names}}
-	_ = inv.Memory.Bump(ctx, names...)
-	if inv.Redis != nil {
-		err := inv.Redis.Bump(ctx, names...)
-		res = append(res, InvalidationResult{Mode: ModeRedis, Names: names, Err: err})
-		if err != nil && inv.Log != nil {
-			inv.Log.Warn("redis invalidation queued for replay", "names", names, "err", err)
+		if out[i], err = cmds[j].Int64(); err != nil {
+			return true, fmt.Errorf("redis generation %s: %w", names[i], err)
 		}
 	}
-	if inv.Redis != nil && inv.Channel != "" {
-		msg := inv.ID + " " + strings.Join(names, " ")
-		if err := inv.Redis.client.Publish(ctx, inv.Channel, msg).Err(); err != nil && inv.Log != nil {
-			inv.Log.Warn("invalidation broadcast failed", "err", err)
-		}
-	}
-	return res
-}
-
-// Listen applies other instances' invalidations to this instance's memory
-// generations until ctx ends. It resubscribes after connection loss.
-func (inv *Invalidator) Listen(ctx context.Context) {
-	if inv.Redis == nil || inv.Channel == "" {
-		return
-	}
-	for ctx.Err() == nil {
-		sub := inv.Redis.client.Subscribe(ctx, inv.Channel)
-		ch := sub.Channel()
-		inv.drain(ctx, ch)
-		_ = sub.Close()
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (inv *Invalidator) drain(ctx context.Context, ch <-chan *redis.Message) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case msg, ok := <-ch:
-			if !ok {
-				return
-			}
-			fields := strings.Fields(msg.Payload)
-			if len(fields) < 2 || fields[0] == inv.ID {
-				continue
-			}
-			_ = inv.Memory.Bump(ctx, fields[1:]...)
-		}
-	}
+	return true, nil
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,8 @@ type Memory struct {
 	ttl      time.Duration
 	now      func() time.Time
 	gens     MemoryGens
+	// unverified is set while this instance may have missed changes.
+	unverified atomic.Bool
 
 	hits, misses, sets, deletes, evictions atomic.Uint64
 }
@@ -149,10 +152,19 @@ func (m *Memory) TTL(_ context.Context, key string) (time.Duration, bool, error)
 	return left, true, nil
 }
 
+// ErrUnverified is returned by memory reads while this instance cannot tell
+// whether it has seen every change (the database's change log could not be
+// read for a while): its copies might be stale, so pages come from the
+// database until it has caught up.
+var ErrUnverified = errors.New("memory cache unverified: this instance could not check for other instances' changes")
+
 // GetVersioned implements Cache: the generations are process counters, so
 // this is two map reads.
 func (m *Memory) GetVersioned(ctx context.Context, key string, gens []string, cur []int64) ([]byte, bool, error) {
 	m.gens.Get(gens, cur)
+	if m.unverified.Load() {
+		return nil, false, ErrUnverified
+	}
 	v, found, err := m.Get(ctx, key)
 	if !found || err != nil {
 		return nil, false, err
@@ -172,11 +184,21 @@ func (m *Memory) SetVersioned(ctx context.Context, key string, cur []int64, valu
 	return m.Set(ctx, key, stamp(cur, value), ttl)
 }
 
-// Bump implements Cache.
-func (m *Memory) Bump(_ context.Context, names ...string) error {
-	m.gens.Bump(names...)
+// Apply implements Cache.
+func (m *Memory) Apply(_ context.Context, changes ...Change) error {
+	for _, c := range changes {
+		m.gens.apply(c.ID, c.Names)
+	}
 	return nil
 }
+
+// SetFloor sets the value of every generation that no change has touched
+// since start-up: the newest change id when this process started.
+func (m *Memory) SetFloor(id int64) { m.gens.floor.Store(id) }
+
+// SetVerified says whether this instance is known to have seen every
+// change; while it is not, versioned reads fail with ErrUnverified.
+func (m *Memory) SetVerified(ok bool) { m.unverified.Store(!ok) }
 
 // Set implements Cache. A value larger than the whole budget is not stored.
 func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {

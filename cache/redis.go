@@ -22,7 +22,7 @@ type Redis struct {
 	ttl    time.Duration
 	label  string
 	guard  *Guard
-	gens   *RedisGens
+	gens   *redisGens
 
 	hits, misses, errs, sets, deletes atomic.Uint64
 }
@@ -152,42 +152,41 @@ func (r *Redis) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
-// GetVersioned implements Cache with one MGET of the generations and the
-// entry, so a Redis hit is one round trip. A generation that does not exist
-// yet is created (rarely: once per name and Redis server), and the read is
-// then a miss, since nothing can have been built under it.
+// GetVersioned implements Cache with one MGET of the server's applied
+// change id, the generations and the entry, so a Redis hit is one round
+// trip. The generations are trusted only when the server has applied
+// every change this instance knows of (ErrBehind otherwise). A generation
+// that does not exist yet is created (once per name and server), and the
+// read is then a miss.
 func (r *Redis) GetVersioned(ctx context.Context, key string, gens []string, cur []int64) ([]byte, bool, error) {
-	if err := r.gens.flush(ctx); err != nil {
-		r.errs.Add(1)
-		return nil, false, err
-	}
-	keys := make([]string, len(gens)+1)
+	keys := make([]string, len(gens)+2)
+	keys[0] = r.gens.appliedKey
 	for i, n := range gens {
-		keys[i] = r.gens.prefix + n
+		keys[i+1] = r.gens.prefix + n
 	}
-	keys[len(gens)] = r.prefix + key
+	keys[len(gens)+1] = r.prefix + key
 	vals, err := r.client.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, false, r.fail("MGET", err)
 	}
-	for i := range gens {
-		s, ok := vals[i].(string)
-		if !ok {
-			r.misses.Add(1)
-			if err := r.gens.Get(ctx, gens, cur); err != nil {
-				r.errs.Add(1)
-				return nil, false, err
-			}
-			return nil, false, nil
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("redis generation %s: %q is not a number", gens[i], s)
-		}
-		cur[i] = n
+	var applied int64
+	if s, ok := vals[0].(string); ok {
+		applied, _ = strconv.ParseInt(s, 10, 64)
 	}
-	s, ok := vals[len(gens)].(string)
-	if !ok {
+	if applied < r.gens.required.Load() {
+		r.errs.Add(1)
+		if r.gens.onBehind != nil {
+			r.gens.onBehind()
+		}
+		return nil, false, ErrBehind
+	}
+	created, err := r.gens.readGens(ctx, gens, vals[1:len(gens)+1], applied, cur)
+	if err != nil {
+		r.errs.Add(1)
+		return nil, false, err
+	}
+	s, ok := vals[len(gens)+1].(string)
+	if created || !ok {
 		r.misses.Add(1)
 		return nil, false, nil
 	}
@@ -205,18 +204,44 @@ func (r *Redis) SetVersioned(ctx context.Context, key string, cur []int64, value
 	return r.Set(ctx, key, stamp(cur, value), ttl)
 }
 
-// Bump implements Cache. A bump that fails is kept and replayed before the
-// next versioned read is trusted (see RedisGens).
-func (r *Redis) Bump(ctx context.Context, names ...string) error {
-	if err := r.gens.Bump(ctx, names...); err != nil {
+// Apply implements Cache: the changes go to the server in one pipelined
+// round trip of scripts that apply each in order, or ErrGap when the server
+// lacks an earlier change (the invalidator then sends it everything since
+// the server's applied id).
+func (r *Redis) Apply(ctx context.Context, changes ...Change) error {
+	if _, err := r.gens.apply(ctx, changes); err != nil {
 		r.errs.Add(1)
 		return err
 	}
 	return nil
 }
 
-// PendingBumps reports how many bumps wait for Redis to come back.
-func (r *Redis) PendingBumps() int { return r.gens.Pending() }
+// Applied returns the id of the last change the server has applied.
+func (r *Redis) Applied(ctx context.Context) (int64, error) {
+	n, err := r.gens.applied(ctx)
+	if err != nil {
+		return 0, r.fail("GET", err)
+	}
+	return n, nil
+}
+
+// Require makes reads trust the server's generations only once it has
+// applied change id; onBehind is told when a read finds it has not.
+func (r *Redis) Require(id int64) {
+	for {
+		cur := r.gens.required.Load()
+		if cur >= id || r.gens.required.CompareAndSwap(cur, id) {
+			return
+		}
+	}
+}
+
+// Required is the change id reads wait for (see Require).
+func (r *Redis) Required() int64 { return r.gens.required.Load() }
+
+// OnBehind sets what a read that finds the server behind tells: the
+// invalidator's relay, so it catches the server up at once.
+func (r *Redis) OnBehind(f func()) { r.gens.onBehind = f }
 
 // TryLock implements Locker with SET NX PX and a random token.
 func (r *Redis) TryLock(ctx context.Context, key string, ttl time.Duration) (*Lock, bool, error) {

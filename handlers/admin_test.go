@@ -17,8 +17,8 @@ func TestAdminToken(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		{"/reset", url.Values{}},
 		{"/products/5/edit", testapp.EditForm(p, map[string]string{"name": "Admin edit"})},
+		{"/reset", url.Values{}},
 	}
 	for _, tt := range tests {
 		if r := a.Post(tt.path, tt.form); r.Status != 403 {
@@ -58,8 +58,10 @@ func TestReset(t *testing.T) {
 	if r := a.Post("/reset", url.Values{}); r.Status != 303 {
 		t.Fatalf("reset: got %d", r.Status)
 	}
-	if got := a.Product(3); got.Name != p.Name || got.Version != 1 {
-		t.Errorf("after reset: got %q v%d, want %q v1", got.Name, got.Version, p.Name)
+	// Versions never repeat, across a reset too: keys and ETags built
+	// from "id:vN" before it can match nothing after it.
+	if got := a.Product(3); got.Name != p.Name || got.Version <= p.Version+1 {
+		t.Errorf("after reset: got %q v%d, want %q above v%d", got.Name, got.Version, p.Name, p.Version+1)
 	}
 	for _, m := range modes {
 		if body := a.Get("/products/3?cache=" + m).Body; strings.Contains(body, "Before reset") {

@@ -15,11 +15,6 @@ import (
 // MISS, a run of HITs, then a MISS again when the entry expires.
 const apiDataTTL = 10 * time.Second
 
-// apiETagDigest stands in for the template digest in JSON ETags: the JSON
-// shape has no template, so a constant that changes with the shape is
-// what must invalidate browsers' copies.
-const apiETagDigest = "json1"
-
 // apiProduct is the JSON form of a product.
 type apiProduct struct {
 	ID         int64     `json:"id"`
@@ -116,11 +111,25 @@ func (s *Server) serveAPIProduct(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The same generations as the detail page: the price rank in the
 	// body changes when any product of the category is edited.
-	spec, err := s.productSpec(r.Context(), req, id, apiETagDigest, func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
-		return jsonEntry(apiDetail{apiProduct: apiProductOf(p), Description: p.Description,
-			CreatedAt: p.CreatedAt.UTC(), BuiltAt: time.Now().UTC(),
+	spec, err := s.productSpec(r.Context(), req, id, func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
+		d := apiDetail{apiProduct: apiProductOf(p), Description: p.Description, CreatedAt: p.CreatedAt.UTC(),
 			InCategory: apiPriceStats{Category: p.Category, Rank: st.Rank, Of: st.CategoryCount,
-				AvgCents: st.AvgCents, MinCents: st.MinCents, MaxCents: st.MaxCents}})
+				AvgCents: st.AvgCents, MinCents: st.MinCents, MaxCents: st.MaxCents}}
+		// The validator covers every field but built_at, which only says
+		// when this copy was made: a weak ETag, since two copies that
+		// differ only there are equivalent, not byte-identical.
+		data, err := jsonEntry(d)
+		if err != nil {
+			return nil, err
+		}
+		etag := "W/" + bodyETag(data.Body)
+		d.BuiltAt = time.Now().UTC()
+		e, err := jsonEntry(d)
+		if err != nil {
+			return nil, err
+		}
+		e.ETag = etag
+		return e, nil
 	})
 	if err != nil {
 		return err

@@ -126,8 +126,11 @@ func TestAPIProductPerMode(t *testing.T) {
 				if p.PriceInCategory == nil || p.PriceInCategory.Rank < 1 || p.PriceInCategory.Of < p.PriceInCategory.Rank {
 					t.Errorf("price_in_category: got %+v, want a rank within the category", p.PriceInCategory)
 				}
-				if r.Header.Get("ETag") == "" || r.Header.Get("Last-Modified") == "" {
-					t.Errorf("validators: got ETag %q Last-Modified %q, want both", r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
+				// The body shows category figures that other products'
+				// edits change, so the validator is a digest of the body and
+				// no single row's updated_at is offered as Last-Modified.
+				if r.Header.Get("ETag") == "" || r.Header.Get("Last-Modified") != "" {
+					t.Errorf("validators: got ETag %q Last-Modified %q, want an ETag only", r.Header.Get("ETag"), r.Header.Get("Last-Modified"))
 				}
 			}
 		})
@@ -270,8 +273,8 @@ func TestAPIRedisDown(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("got %d, want 200: %s", r.Status, r.Body)
 			}
-			if got := r.Header.Get("X-Cache"); got != "MISS" {
-				t.Errorf("X-Cache: got %q, want MISS", got)
+			if got := r.Header.Get("X-Cache"); got != "ERROR" {
+				t.Errorf("X-Cache: got %q, want ERROR (the lookup failed; the body came from the database)", got)
 			}
 			// The failed lookup (generations and entry, read together) is
 			// in the timing as such.

@@ -94,6 +94,10 @@ func appendBar(b []byte, sv *page.Served, sum trace.Summary, st []byte, now time
 			b = append(b, `Never cached: this page is measured afresh on every request, built in <strong class="reqbar-total">`...)
 		case sv.Outcome == trace.Bypass:
 			b = append(b, `No cache: built in <strong class="reqbar-total">`...)
+		case sv.Outcome == trace.Error:
+			b = append(b, `The <strong>`...)
+			b = esc(b, sv.Backend)
+			b = append(b, ` cache</strong> could not be read, so this page was built from the database in <strong class="reqbar-total">`...)
 		default:
 			b = append(b, `Not in the <strong>`...)
 			b = esc(b, sv.Backend)

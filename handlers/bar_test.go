@@ -31,7 +31,7 @@ func TestBarGolden(t *testing.T) {
 		{"hit-waited", page.Served{Entry: entry, Mode: cache.ModeRedis, Outcome: trace.Hit, Backend: "Redis", Waited: 12 * time.Millisecond}, sum},
 		{"miss-stored", page.Served{Entry: entry, Mode: cache.ModeRedis, Outcome: trace.Miss, Backend: "Redis", Stored: true, TTL: 5 * time.Minute}, miss},
 		{"miss-shared", page.Served{Entry: entry, Mode: cache.ModeMemory, Outcome: trace.Miss, Backend: "memory", Shared: true}, miss},
-		{"miss-notice", page.Served{Entry: entry, Mode: cache.ModeRedis, Outcome: trace.Miss, Backend: "Redis",
+		{"error-notice", page.Served{Entry: entry, Mode: cache.ModeRedis, Outcome: trace.Error, Backend: "Redis",
 			Notices: []string{`Redis unavailable: dial tcp 127.0.0.1:6379: connect: connection refused <&>`}}, miss},
 		{"bypass-none", page.Served{Entry: entry, Mode: cache.ModeNone, Outcome: trace.Bypass, Backend: "none"}, miss},
 		{"bypass-live", page.Served{Entry: entry, Mode: cache.ModeMemory, Outcome: trace.Bypass, Backend: "none"}, miss},

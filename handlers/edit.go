@@ -1,14 +1,18 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"cacheworkshop/cache"
 	"cacheworkshop/models"
 	"cacheworkshop/seed"
+
+	"gorm.io/gorm"
 )
 
 type editData struct {
@@ -87,31 +91,19 @@ func (s *Server) serveEdit(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	updated, err := s.store.Update(r.Context(), id, ch)
+	// The generations whose pages could show the old values are recorded
+	// in the same transaction as the update (the outbox), so the
+	// invalidation can never be lost, whatever fails next.
+	updated, change, err := s.store.Update(r.Context(), id, ch, editGens)
 	if current, ok := errConflict(err); ok {
 		return s.serveConflict(w, r, in, current)
 	}
 	if err != nil {
 		return err
 	}
-	// After the commit: bump every generation whose pages could show the
-	// old values, in both backends whatever this request's mode.
-	names := []string{genProduct(id), genCategory(cur.Category), genList}
-	if updated.Category != cur.Category {
-		names = append(names, genCategory(updated.Category))
-	}
 	s.categories.Store(id, updated.Category)
 	f := flash{Message: fmt.Sprintf("Saved %q: version %d → %d.", updated.Name, cur.Version, updated.Version)}
-	for _, res := range s.cfg.Invalidator.Invalidate(r.Context(), names...) {
-		label := s.label(res.Mode)
-		if res.Err != nil {
-			f.Details = append(f.Details, fmt.Sprintf("%s: could not bump %s (%s); queued, and Redis-mode pages are served from the database until it is applied.",
-				label, strings.Join(res.Names, ", "), clip(res.Err.Error(), 160)))
-		} else {
-			f.Details = append(f.Details, fmt.Sprintf("%s: bumped generations %s, so every cached copy of this product, its category's detail pages and every list page is now stale: the next read of any of them is a MISS.",
-				label, strings.Join(res.Names, ", ")))
-		}
-	}
+	f.Details = s.invalidate(r.Context(), change)
 	setFlash(w, f)
 	http.Redirect(w, r, "/products/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 	return nil
@@ -136,29 +128,58 @@ func (s *Server) serveConflict(w http.ResponseWriter, r *http.Request, yours mod
 		Message: fmt.Sprintf("Someone saved this product (now version %d) after you opened the form at version %s. Nothing was changed.", cur.Version, yours.Version)})
 }
 
+// editGens names the generations an edit makes stale: the product's, the
+// list's, and its category's before and after (a move changes both).
+func editGens(before, after models.Product) []string {
+	names := []string{genProduct(before.ID), genCategory(before.Category), genList}
+	if after.Category != before.Category {
+		names = append(names, genCategory(after.Category))
+	}
+	return names
+}
+
+// invalidate applies a committed change in every backend, whatever this
+// request's mode, and says what each did, for the learner.
+func (s *Server) invalidate(ctx context.Context, change models.Change) []string {
+	var log []string
+	for _, res := range s.cfg.Invalidator.Committed(ctx, cache.Change{ID: change.ID, Names: change.Names}) {
+		label := s.label(res.Mode)
+		if res.Err != nil {
+			log = append(log, fmt.Sprintf("%s: could not apply change %d to %s yet (%s). It is recorded in the database, every instance relays it as soon as Redis answers, and until then Redis-mode pages are served from the database.",
+				label, change.ID, strings.Join(res.Names, ", "), clip(res.Err.Error(), 160)))
+		} else {
+			log = append(log, fmt.Sprintf("%s: generations %s raised to change %d, so every cached copy of this product, its category's detail pages and every list page is now stale: the next read of any of them is a MISS.",
+				label, strings.Join(res.Names, ", "), change.ID))
+		}
+	}
+	return log
+}
+
 // serveReset restores the seeded catalogue and invalidates every page.
 func (s *Server) serveReset(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	var maxID int64
-	if err := s.store.DB().WithContext(ctx).Model(&models.Product{}).Select("COALESCE(MAX(id), 0)").Scan(&maxID).Error; err != nil {
+	reseed := func(tx *gorm.DB) error {
+		_, err := seed.Seed(ctx, tx)
 		return err
 	}
-	if err := s.store.DB().WithContext(ctx).Exec("DELETE FROM products").Error; err != nil {
+	every := func(maxID int64) []string {
+		names := []string{genList}
+		for _, c := range models.Categories {
+			names = append(names, genCategory(c))
+		}
+		for id := int64(1); id <= max(maxID, seed.Count); id++ {
+			names = append(names, genProduct(id))
+		}
+		return names
+	}
+	change, err := s.store.Reset(ctx, reseed, every)
+	if err != nil {
 		return err
-	}
-	if _, err := seed.Seed(ctx, s.store.DB()); err != nil {
-		return err
-	}
-	names := []string{genList}
-	for _, c := range models.Categories {
-		names = append(names, genCategory(c))
-	}
-	for id := int64(1); id <= max(maxID, seed.Count); id++ {
-		names = append(names, genProduct(id))
 	}
 	s.categories.Clear()
-	s.cfg.Invalidator.Invalidate(ctx, names...)
-	setFlash(w, flash{Message: fmt.Sprintf("Catalogue reset to its %d seeded products; %d generations bumped in every backend.", seed.Count, len(names))})
+	s.invalidate(ctx, change)
+	setFlash(w, flash{Message: fmt.Sprintf("Catalogue reset to its %d seeded products, at versions above any they had; %d generations raised in every backend.",
+		seed.Count, len(change.Names))})
 	http.Redirect(w, r, "/products", http.StatusSeeOther)
 	return nil
 }

@@ -59,10 +59,12 @@ func BenchmarkListRender(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			s := benchServer(b)
 			req := httptest.NewRequest("GET", "/products?page=1", nil)
+			change := int64(0)
 			build := func() {
 				// A fresh generation each time forces a page miss, so
 				// every iteration renders; fragments stay or go per case.
-				_ = s.cfg.Memory.Bump(context.Background(), genList)
+				change++
+				_ = s.cfg.Memory.Apply(context.Background(), cache.Change{ID: change, Names: listGens})
 				if tc.cold {
 					_ = s.cfg.Memory.Clear(context.Background())
 				}

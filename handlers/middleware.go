@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 
 	"cacheworkshop/cache"
 )
@@ -130,4 +131,77 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// privateCookies keeps every response that sets a cookie out of shared
+// caches. A cookie belongs to one browser (the mode it picked, its
+// one-time message), yet Set-Cookie does not stop a shared cache from
+// storing a response (RFC 9111 §7.3): a public page that happens to set
+// one would hand the cookie to whoever asks next. The check runs as the
+// headers are sent, after every handler has set its own, so no page needs
+// to remember it.
+func privateCookies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&cookieWriter{ResponseWriter: w}, r)
+	})
+}
+
+// cookieWriter applies privateIfCookie once, when the status is written.
+type cookieWriter struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (w *cookieWriter) WriteHeader(code int) {
+	if !w.sent && code >= 200 { // 1xx responses are not the final headers
+		w.sent = true
+		privateIfCookie(w.Header())
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *cookieWriter) Write(b []byte) (int, error) {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush implements http.Flusher, sending the headers first as the
+// connection's own writer would.
+func (w *cookieWriter) Flush() {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *cookieWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// privateIfCookie makes h private when it sets a cookie and is not already
+// private or no-store: "public" becomes "private" and the other directives
+// (max-age, must-revalidate...) are kept, so the browser's own cache still
+// works as the page asked.
+func privateIfCookie(h http.Header) {
+	if len(h.Values("Set-Cookie")) == 0 {
+		return
+	}
+	kept := []string{"private"}
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			d = strings.TrimSpace(d)
+			name, _, _ := strings.Cut(strings.ToLower(d), "=")
+			switch name {
+			case "private", "no-store":
+				return
+			case "public", "":
+				continue
+			}
+			kept = append(kept, d)
+		}
+	}
+	h.Set("Cache-Control", strings.Join(kept, ", "))
 }

@@ -54,7 +54,7 @@ func FormInt(r *http.Request, name string, lo, hi int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return wholeNumber(strings.TrimSpace(v), "field", name, lo, hi)
+	return wholeNumber(v, "field", name, lo, hi)
 }
 
 // wholeNumber accepts digits only: no sign, no space, no exponent, so

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"cacheworkshop/cache"
 	"cacheworkshop/cache/fragment"
 	"cacheworkshop/cache/page"
 	"cacheworkshop/models"
@@ -235,7 +236,7 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	spec, err := s.productSpec(r.Context(), req, id, s.views.Digest("detail"), func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
+	spec, err := s.productSpec(r.Context(), req, id, func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
 		d := &detailData{CardKey: p.CacheKey(),
 			Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 			Stats2: fragment.LoaderFunc(s.loadCatalogueStats),
@@ -265,10 +266,15 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 // page, its JSON): keyed by id, invalidated by the product's generation and
 // its category's (an edit to another product of the category changes the
 // price rank shown). render gets the product and its price statistics,
-// loaded (with the simulated latency) only on a miss. The entry gets an
-// ETag from the product's id and version, the mode and etagDigest (the
-// representation's own version), and Last-Modified from updated_at.
-func (s *Server) productSpec(ctx context.Context, req page.Request, id int64, etagDigest string,
+// loaded (with the simulated latency) only on a miss.
+//
+// The entry's ETag is a digest of its body, unless render set one: a
+// validator must cover everything the response shows, and these pages show
+// their category's figures too, which change when another product does.
+// For the same reason they send no Last-Modified: no single row's
+// updated_at dates a page that aggregates over a category a product can
+// leave.
+func (s *Server) productSpec(ctx context.Context, req page.Request, id int64,
 	render func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error)) (page.Spec, error) {
 	cat, err := s.categoryOf(ctx, id)
 	if err != nil {
@@ -294,8 +300,9 @@ func (s *Server) productSpec(ctx context.Context, req page.Request, id int64, et
 			if err != nil {
 				return nil, err
 			}
-			e.ETag = productETag(p, req.Mode, etagDigest)
-			e.LastModified = p.UpdatedAt
+			if e.ETag == "" {
+				e.ETag = bodyETag(e.Body)
+			}
 			return e, nil
 		},
 	}, nil
@@ -316,8 +323,10 @@ func (s *Server) categoryOf(ctx context.Context, id int64) (string, error) {
 	return p.Category, nil
 }
 
-func productETag(p models.Product, m cache.Mode, digest string) string {
-	return `"p` + strconv.FormatInt(p.ID, 10) + "-v" + strconv.FormatInt(p.Version, 10) + "-" + m.String() + "-" + digest + `"`
+// bodyETag is a strong validator of a body: a digest of its bytes.
+func bodyETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
 }
 
 // simulateLatency stands in for a slow database on uncached lookups

@@ -372,7 +372,7 @@ func TestFlashNotCached(t *testing.T) {
 	}
 	for _, mode := range modes {
 		withFlash := a.Get("/products/12?cache="+mode, "Cookie", flash)
-		if !strings.Contains(withFlash.Body, "Saved") || !strings.Contains(withFlash.Body, "bumped generations") {
+		if !strings.Contains(withFlash.Body, "Saved") || !strings.Contains(withFlash.Body, "raised to change") {
 			t.Errorf("%s: the editor's next page lacks the saved message and invalidation log", mode)
 		}
 		other := a.Get("/products/12?cache=" + mode)

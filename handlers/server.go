@@ -61,6 +61,11 @@ type Config struct {
 	// NoPageCache skips the whole-page cache but keeps fragment caching,
 	// so a benchmark can measure a page miss with hot fragments.
 	NoPageCache bool
+	// Addr is the listen address; its host name, if it has one, is an
+	// allowed Host. AllowedHosts are more names the Host header may carry
+	// (ALLOWED_HOSTS), besides localhost and any IP address.
+	Addr         string
+	AllowedHosts []string
 	// Lessons register their routes on the server's router.
 	Lessons []Lesson
 }
@@ -81,6 +86,7 @@ type Server struct {
 	pages    *page.Engine
 	assets   *assets
 	failures *cache.FailureLog
+	hosts    *hostNames
 	kit      *Kit
 	handler  http.Handler
 	// categories maps product id to category, for detail-page keys.
@@ -104,7 +110,7 @@ func NewServer(cfg Config) (*Server, error) {
 		tfs, sfs = os.DirFS(cfg.TemplateDir), os.DirFS(cfg.StaticDir)
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, assets: newAssets(sfs, cfg.Dev),
-		failures: &cache.FailureLog{Log: cfg.Logger}}
+		failures: &cache.FailureLog{Log: cfg.Logger}, hosts: newHostNames(cfg.Addr, cfg.AllowedHosts)}
 	funcs := fragment.Funcs()
 	funcs["money"] = models.FormatMoney
 	funcs["static"] = s.assets.URL
@@ -130,10 +136,6 @@ func NewServer(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r.WithContext(trace.NewContext(r.Context(), trace.New())))
 }
-
-// Listen applies other instances' invalidations until ctx ends; run it in
-// a goroutine when several instances share one Redis.
-func (s *Server) Listen(ctx context.Context) { s.cfg.Invalidator.Listen(ctx) }
 
 // backend returns the cache of a mode, or nil for mode none.
 func (s *Server) backend(m cache.Mode) cache.Cache {
@@ -191,7 +193,10 @@ func (s *Server) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveError(w, r, Forbidden("Cross-site form submissions are refused: submit the form from this site's own page."))
 	}))
-	return cop.Handler(r)
+	// Outermost, so that no route, the cross-origin refusal included,
+	// answers a Host that is not allowed, and no response that sets a
+	// cookie leaves marked public.
+	return privateCookies(s.checkHost(cop.Handler(r)))
 }
 
 // fragmentUser is page content whose own templates call
@@ -220,5 +225,6 @@ func (s *Server) renderPage(ctx context.Context, req page.Request, title, sectio
 	}
 	trace.From(ctx).Render(time.Since(t0))
 	body, slot := render.SplitSlot(buf.Bytes())
-	return &page.Entry{Status: http.StatusOK, ContentType: "text/html; charset=utf-8", Slot: slot, Body: body}, nil
+	return &page.Entry{Status: http.StatusOK, ContentType: "text/html; charset=utf-8", Slot: slot, Body: body,
+		Expires: fr.Expires()}, nil
 }

@@ -48,6 +48,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add("\xff", "\xc3\x28", "<script>", "1e3", "1.5", "abc")
 	f.Add(strings.Repeat("é", 201), strings.Repeat("d", 5001), "Music", "1.234", "+5", "-1")
 	f.Add("a\u2028b", "ok", "Garden", "0", "0", "9223372036854775808")
+	f.Add("Lamp\u202egpj.exe", "zero\u200bwidth", "Books", "1", "1", "1")
 	f.Fuzz(func(t *testing.T, name, desc, cat, price, stock, version string) {
 		in := models.ProductInput{Name: name, Description: desc, Category: cat, Price: price, Stock: stock, Version: version}
 		c, err := in.Validate()
@@ -75,6 +76,11 @@ func FuzzValidate(f *testing.F) {
 		for _, r := range c.Description {
 			if r != '\n' && r != '\t' && (unicode.IsControl(r) || r == '\u2028' || r == '\u2029') {
 				t.Fatalf("accepted description with control character %U", r)
+			}
+		}
+		for _, r := range c.Name + c.Description {
+			if isInvisible(r) {
+				t.Fatalf("accepted name %q or description with the invisible character %U", c.Name, r)
 			}
 		}
 		if !models.IsCategory(c.Category) {

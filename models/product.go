@@ -1,6 +1,7 @@
 package models
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -169,11 +170,14 @@ func (in ProductInput) Validate() (Changes, error) {
 	fields := map[string]string{}
 
 	c.Name = strings.TrimSpace(in.Name)
+	invisibleName := hasInvisible(c.Name)
 	switch n := utf8.RuneCountInString(c.Name); {
 	case !utf8.ValidString(c.Name):
 		fields["name"] = "Name must be valid UTF-8 text."
 	case hasControl(c.Name, false):
 		fields["name"] = "Name must not contain control characters."
+	case invisibleName != "":
+		fields["name"] = "Name must not contain " + invisibleName + "."
 	case n == 0:
 		fields["name"] = "Name is required."
 	case n > MaxNameLen:
@@ -181,11 +185,14 @@ func (in ProductInput) Validate() (Changes, error) {
 	}
 
 	c.Description = strings.TrimSpace(strings.ReplaceAll(in.Description, "\r\n", "\n"))
+	invisibleDesc := hasInvisible(c.Description)
 	switch n := utf8.RuneCountInString(c.Description); {
 	case !utf8.ValidString(c.Description):
 		fields["description"] = "Description must be valid UTF-8 text."
 	case hasControl(c.Description, true):
 		fields["description"] = "Description must not contain control characters."
+	case invisibleDesc != "":
+		fields["description"] = "Description must not contain " + invisibleDesc + "."
 	case n > MaxDescriptionLen:
 		fields["description"] = "Description must be at most 5,000 characters (it has " + strconv.Itoa(n) + ")."
 	}
@@ -230,6 +237,44 @@ func hasControl(s string, allowNewlines bool) bool {
 		}
 	}
 	return false
+}
+
+// invisible are the formatting characters a name or description may not
+// contain, although they are not control characters: the bidirectional
+// embeddings, overrides and isolates, which make text display in another
+// order than it is stored (so "Lamp\u202egpj.exe" shows as
+// "Lampexe.jpg"), and the zero-width characters, which make two names
+// that look identical differ. Refusing them, rather than storing them
+// escaped, keeps what the catalogue shows equal to what it stores.
+var invisible = map[rune]string{
+	'\u200b': "zero width space",
+	'\u200c': "zero width non-joiner",
+	'\u200d': "zero width joiner",
+	'\u202a': "left-to-right embedding",
+	'\u202b': "right-to-left embedding",
+	'\u202c': "pop directional formatting",
+	'\u202d': "left-to-right override",
+	'\u202e': "right-to-left override",
+	'\u2066': "left-to-right isolate",
+	'\u2067': "right-to-left isolate",
+	'\u2068': "first strong isolate",
+	'\u2069': "pop directional isolate",
+	'\ufeff': "zero width no-break space",
+}
+
+// hasInvisible names the first invisible character in s and where it is
+// ("the invisible character U+202E (right-to-left override) at position
+// 5"), or returns "" when there is none. The position counts characters
+// from 1, since the character itself cannot be seen.
+func hasInvisible(s string) string {
+	pos := 0
+	for _, r := range s {
+		pos++
+		if name, ok := invisible[r]; ok {
+			return fmt.Sprintf("the invisible character U+%04X (%s) at position %d", r, name, pos)
+		}
+	}
+	return ""
 }
 
 // ParseID reads a product id from a path segment: a positive decimal that

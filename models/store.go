@@ -78,6 +78,9 @@ func Open(path string) (*Store, error) {
 	if err := db.AutoMigrate(&Product{}); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if err := db.Exec(outboxSchema).Error; err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
 	return st, nil
 }
 
@@ -264,32 +267,6 @@ func (s *Store) CategoryCounts(ctx context.Context) ([]CategoryCount, error) {
 	err := s.db.WithContext(readCtx(ctx)).Model(&Product{}).Select("category, COUNT(*) AS count").
 		Group("category").Order("category").Scan(&out).Error
 	return out, err
-}
-
-// Update applies c if the product is still at c.BaseVersion, bumping the
-// version; otherwise it changes nothing and returns a *ConflictError with
-// the current row (no lost updates). The check and the write are one
-// UPDATE statement, so two concurrent editors cannot both win.
-func (s *Store) Update(ctx context.Context, id int64, c Changes) (Product, error) {
-	res := s.db.WithContext(ctx).Model(&Product{}).
-		Where("id = ? AND version = ?", id, c.BaseVersion).
-		Updates(map[string]any{
-			"name": c.Name, "description": c.Description, "category": c.Category,
-			"price": c.Price, "stock": c.Stock,
-			"version":    gorm.Expr("version + 1"),
-			"updated_at": time.Now().UTC(),
-		})
-	if res.Error != nil {
-		return Product{}, res.Error
-	}
-	cur, err := s.Get(ctx, id)
-	if err != nil {
-		return Product{}, err
-	}
-	if res.RowsAffected == 0 {
-		return cur, &ConflictError{Current: cur}
-	}
-	return cur, nil
 }
 
 // CategorySummary is one row of CatalogueSummary.

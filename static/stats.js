@@ -27,8 +27,10 @@
     return n + "B";
   }
 
-  function format(v, how) {
+  function format(v, how, d) {
     if (v === undefined || v === null || v === "") return "–";
+    // A key count still under way is an estimate, and says so.
+    if (how === "count") return (d && d.redis && d.redis.entries_estimate ? "≈ " : "") + v;
     if (how === "pct") return (v * 100).toFixed(1) + "%";
     if (how === "bytes") return human(v);
     if (how === "ratio") return Number(v).toFixed(2);
@@ -83,8 +85,8 @@
     for (var i = 0; i < cells.length; i++) {
       var path = cells[i].getAttribute("data-stat");
       var v = get(d, path);
-      if (path === "redis.entries" && !d.redis.available) v = undefined;
-      cells[i].textContent = format(v, cells[i].getAttribute("data-format"));
+      if (path.indexOf("redis.entries") === 0 && !d.redis.available) v = undefined;
+      cells[i].textContent = format(v, cells[i].getAttribute("data-format"), d);
     }
     var err = document.getElementById("redis-error");
     if (err) {

@@ -53,7 +53,9 @@
 
   function addPoint(n, status, data, browserMs) {
     if (!chart) return;
-    var outcome = status === 200 ? (data.cache || "ERROR") : "ERROR";
+    // A 404 for an unknown city is an answer, cached like a reading, so
+    // its bar shows how it was served; other failures are errors.
+    var outcome = (status === 200 || status === 404) ? (data.cache || "ERROR") : "ERROR";
     chart.data.labels.push("#" + n + " " + (data.city || ""));
     chart.data.datasets[0].data.push(Math.max(browserMs, 0.01));
     chart.data.datasets[0].backgroundColor.push(colours[outcome] || colours.ERROR);
@@ -119,7 +121,8 @@
           statusEl.textContent = "#" + n + ": " + data.cache + " from " + data.source + " in " + ms.toFixed(1) +
             " ms" + (data.warning ? ". " + data.warning : ".");
         } else {
-          statusEl.textContent = "#" + n + ": " + status + ": " + (data.error || "request failed");
+          statusEl.textContent = "#" + n + ": " + status + (data.cache ? " " + data.cache : "") + " in " + ms.toFixed(1) +
+            " ms: " + (data.error || "request failed");
         }
       })
       .catch(function (err) {

@@ -20,6 +20,7 @@ package fragment
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"html/template"
 	"reflect"
@@ -77,6 +78,59 @@ type Render struct {
 
 	mu     sync.Mutex
 	bypass []bypassSum
+	// expires is the soonest expiry of the fragments with a lifetime of
+	// their own that this render used (zero: none).
+	expires time.Time
+}
+
+// Expires is the soonest expiry among the fragments this render used that
+// have a lifetime of their own (a TTL in Config.TTLs), zero when there was
+// none. A page that holds them may not be cached past it, or it would show
+// a fragment older than the fragment's own TTL allows.
+func (r *Render) Expires() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.expires
+}
+
+func (r *Render) noteExpiry(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.expires.IsZero() || t.Before(r.expires) {
+		r.expires = t
+	}
+}
+
+// A stored fragment starts with its expiry, as 8 bytes of Unix nanoseconds
+// (0 for a fragment with the backend's default lifetime), so that a hit
+// knows how long the markup it serves may still be shown.
+const expiryLen = 8
+
+// stored returns what is kept for markup rendered now.
+func (r *Render) stored(name string, markup []byte) []byte {
+	var exp int64
+	if ttl := r.e.TTL(name); ttl > 0 {
+		t := time.Now().Add(ttl)
+		r.noteExpiry(t)
+		exp = t.UnixNano()
+	}
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, expiryLen+len(markup)), uint64(exp)), markup...)
+}
+
+// served writes a stored fragment to the output, noting its expiry. A
+// value too short to hold one is not a fragment of this format: false.
+func (r *Render) served(v []byte) bool {
+	if len(v) < expiryLen {
+		return false
+	}
+	if exp := int64(binary.BigEndian.Uint64(v)); exp != 0 {
+		r.noteExpiry(time.Unix(0, exp))
+	}
+	r.out.Write(v[expiryLen:])
+	return true
 }
 
 type bypassSum struct {
@@ -158,8 +212,7 @@ func fragment(r *Render, name, key string, data any) (template.HTML, error) {
 		return "", err
 	}
 	full := r.e.Key(name, key)
-	if v, found, err := c.Get(r.ctx, full); err == nil && found {
-		r.out.Write(v)
+	if v, found, err := c.Get(r.ctx, full); err == nil && found && r.served(v) {
 		return "", nil
 	} else if err != nil {
 		// The backend is failing: render, and do not try to store.
@@ -169,7 +222,7 @@ func fragment(r *Render, name, key string, data any) (template.HTML, error) {
 	if err := r.exec(name, data); err != nil {
 		return "", err
 	}
-	_ = c.Set(r.ctx, full, bytes.Clone(r.out.Bytes()[start:]), r.e.TTL(name))
+	_ = c.Set(r.ctx, full, r.stored(name, r.out.Bytes()[start:]), r.e.TTL(name))
 	return "", nil
 }
 
@@ -217,8 +270,7 @@ func fragmentEach(r *Render, name string, items any) (template.HTML, error) {
 	}
 	vals, err := c.GetMulti(r.ctx, keys)
 	for i, d := range data {
-		if err == nil && vals[i] != nil {
-			r.out.Write(vals[i])
+		if err == nil && vals[i] != nil && r.served(vals[i]) {
 			continue
 		}
 		start := r.out.Len()
@@ -226,7 +278,7 @@ func fragmentEach(r *Render, name string, items any) (template.HTML, error) {
 			return "", rerr
 		}
 		if err == nil {
-			_ = c.Set(r.ctx, keys[i], bytes.Clone(r.out.Bytes()[start:]), r.e.TTL(name))
+			_ = c.Set(r.ctx, keys[i], r.stored(name, r.out.Bytes()[start:]), r.e.TTL(name))
 		}
 	}
 	return "", nil

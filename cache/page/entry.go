@@ -26,6 +26,11 @@ type Entry struct {
 	DBDur     time.Duration
 	DBCount   int
 	Simulated time.Duration
+
+	// Expires, when set by the build, is the latest time the entry may be
+	// served until: the soonest expiry of the time-limited fragments
+	// inside it. It bounds the entry's TTL and is not stored.
+	Expires time.Time
 }
 
 const entryMagic = 0xC7

@@ -15,6 +15,7 @@ package page
 import (
 	"cmp"
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -99,7 +100,7 @@ type Spec struct {
 type Served struct {
 	Entry   *Entry
 	Mode    cache.Mode
-	Outcome string // trace.Hit, trace.Miss or trace.Bypass
+	Outcome string // trace.Hit, trace.Miss, trace.Bypass, or trace.Error when the lookup failed
 	Backend string // display label of the backend consulted, or "none"
 	Key     string // the key as the trace shows it, with generations
 	TTL     time.Duration
@@ -206,9 +207,15 @@ func (e *Engine) Fetch(ctx context.Context, spec Spec) (*Served, error) {
 	cur := make([]int64, len(spec.Gens))
 	v, found, err := tc.GetVersioned(ctx, key, spec.Gens, cur)
 	if err != nil {
+		// X-Cache and the bar say ERROR: the lookup failed, and the page
+		// came from the database.
 		sv.Key = cache.TraceKey(key, cur)
-		sv.Outcome = trace.Miss
-		sv.Notices = append(sv.Notices, sv.Backend+" unavailable: "+Short(err))
+		sv.Outcome = trace.Error
+		if errors.Is(err, cache.ErrBehind) || errors.Is(err, cache.ErrUnverified) {
+			sv.Notices = append(sv.Notices, sv.Backend+" cache not trusted for a moment: "+Short(err)+".")
+		} else {
+			sv.Notices = append(sv.Notices, sv.Backend+" unavailable: "+Short(err))
+		}
 		// The backend just failed: render fragments without it too,
 		// rather than paying for the failure once per fragment.
 		ent, err := e.build(ctx, spec, cache.ModeNone)
@@ -240,7 +247,7 @@ func (e *Engine) Fetch(ctx context.Context, spec Spec) (*Served, error) {
 		sv.Outcome, sv.Waited = trace.Hit, b.waited
 		return sv, nil
 	}
-	sv.Stored = b.setErr == nil
+	sv.Stored, sv.TTL = b.ttl > 0, b.ttl
 	if b.setErr != nil {
 		sv.Notices = append(sv.Notices, sv.Backend+" unavailable: the page could not be stored ("+Short(b.setErr)+").")
 	}
@@ -249,6 +256,7 @@ func (e *Engine) Fetch(ctx context.Context, spec Spec) (*Served, error) {
 
 type built struct {
 	entry  *Entry
+	ttl    time.Duration // what it was stored for; 0: not stored
 	setErr error
 	// waited is how long we waited for another instance's build that we
 	// then read from the cache (0: we built it).
@@ -280,13 +288,20 @@ func (e *Engine) buildAndStore(ctx context.Context, spec Spec, tc cache.Traced, 
 	if err != nil {
 		return nil, err
 	}
+	// A page may not outlive the shortest-lived fragment inside it.
+	if !ent.Expires.IsZero() {
+		ttl = min(ttl, time.Until(ent.Expires))
+	}
+	if ttl <= 0 {
+		return &built{entry: ent}, nil
+	}
 	data, _ := ent.MarshalBinary()
 	// The build serves every waiter, so one caller going away must not
 	// cancel the store.
 	if err := tc.SetVersioned(context.WithoutCancel(ctx), key, cur, data, ttl); err != nil {
 		return &built{entry: ent, setErr: err}, nil
 	}
-	return &built{entry: ent}, nil
+	return &built{entry: ent, ttl: ttl}, nil
 }
 
 // waitForBuild polls for an entry built under exactly cur, for callers

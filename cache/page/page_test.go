@@ -74,6 +74,7 @@ func TestFetch(t *testing.T) {
 			},
 		}
 	}
+	changeID := int64(0)
 	steps := []struct {
 		mode    cache.Mode
 		bump    bool
@@ -89,7 +90,8 @@ func TestFetch(t *testing.T) {
 	}
 	for i, st := range steps {
 		if st.bump {
-			_ = mem.Bump(context.Background(), "list")
+			changeID++
+			_ = mem.Apply(context.Background(), cache.Change{ID: changeID, Names: []string{"list"}})
 		}
 		sv, err := e.Fetch(requestCtx(), spec(st.mode))
 		if err != nil {

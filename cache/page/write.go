@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"cacheworkshop/trace"
 )
@@ -34,14 +35,21 @@ func Write(w http.ResponseWriter, r *http.Request, sv *Served, slot Slot) {
 			// The body carries this request's own bar and trace, so no
 			// copy of it may be reused: every load asks the server and
 			// shows freshly measured timings. Clients that send
-			// If-None-Match themselves still get a 304 below.
+			// If-None-Match or If-Modified-Since themselves still get
+			// a 304 below.
 			h.Set("Cache-Control", "no-store")
 		} else {
 			h.Set("Cache-Control", "no-cache")
 		}
 	}
+	// The validators are those the response carries, from the entry or
+	// set by the handler itself (as the HTTP caching lesson's pages do).
+	etag, lastMod := h.Get("ETag"), e.LastModified
+	if v := h.Get("Last-Modified"); lastMod.IsZero() && v != "" {
+		lastMod, _ = http.ParseTime(v)
+	}
 	tr := trace.From(r.Context())
-	if e.ETag != "" && ETagMatch(r.Header.Get("If-None-Match"), e.ETag) {
+	if NotModified(r, e.Status, etag, lastMod) {
 		h.Set("Server-Timing", string(tr.AppendServerTiming(nil, tr.Summary())))
 		w.WriteHeader(http.StatusNotModified)
 		return
@@ -79,6 +87,33 @@ func Write(w http.ResponseWriter, r *http.Request, sv *Served, slot Slot) {
 }
 
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// NotModified reports whether a response with status, etag and
+// lastModified may be answered 304 Not Modified, following RFC 9110
+// §13.2.2: only a GET or HEAD that would get a 200 is, If-None-Match
+// decides when it is sent, and If-Modified-Since only when it is not
+// (an ETag is the more precise validator).
+func NotModified(r *http.Request, status int, etag string, lastModified time.Time) bool {
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || status != http.StatusOK {
+		return false
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		return etag != "" && ETagMatch(inm, etag)
+	}
+	return !lastModified.IsZero() && NotModifiedSince(r.Header.Values("If-Modified-Since"), lastModified)
+}
+
+// NotModifiedSince evaluates If-Modified-Since (RFC 9110 §13.1.3): true
+// when lastModified is not after the date sent. HTTP dates have whole
+// seconds, so lastModified is compared at that precision, and an equal
+// date is not modified. A value that is not one valid date is ignored.
+func NotModifiedSince(ims []string, lastModified time.Time) bool {
+	if len(ims) != 1 {
+		return false
+	}
+	t, err := http.ParseTime(ims[0])
+	return err == nil && !lastModified.Truncate(time.Second).After(t)
+}
 
 // ETagMatch implements If-None-Match's weak comparison (RFC 9110 §13.1.2).
 func ETagMatch(header, etag string) bool {

@@ -52,6 +52,11 @@ func New(t testing.TB, opts ...func(*app.Config)) *App {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
+	// Invalidations from other instances (the change log, pub/sub) and the
+	// relay to Redis run in the background, as app.Run runs them.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go a.Invalidator.Run(ctx)
 	ta := &App{App: a, T: t, RedisServer: rs}
 	ta.TS = httptest.NewServer(a.Server)
 	t.Cleanup(ta.TS.Close)

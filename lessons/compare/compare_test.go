@@ -77,7 +77,18 @@ func TestComparePageEdges(t *testing.T) {
 		{"page=abc", "page must be a whole number from 1"},
 		{"page=51", "page must be from 1 to 50"},
 		{"page=1&page=2", "several different values"},
+		{"page=5&page=500", "several different values"},
 		{"cache=bogus", "unknown cache mode"},
+		// Digits only: no sign, space, exponent or base prefix.
+		{"page=%2B5", "page must be a whole number from 1"},
+		{"page=+5", "page must be a whole number from 1"},
+		{"page=-5", "page must be a whole number from 1"},
+		{"page=%205", "page must be a whole number from 1"},
+		{"page=5%20", "page must be a whole number from 1"},
+		{"page=5e2", "page must be a whole number from 1"},
+		{"page=0x5", "page must be a whole number from 1"},
+		{"page=5.0", "page must be a whole number from 1"},
+		{"page=", "page must be a whole number from 1"},
 	}
 	for _, c := range cases {
 		t.Run(c.query, func(t *testing.T) {

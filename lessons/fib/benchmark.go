@@ -30,6 +30,19 @@ const (
 	memoTTL = time.Minute
 )
 
+// Bounds of naive recursion's share of the server. From naiveSlotN up
+// (fib(25) makes a quarter of a million calls, about a millisecond) a
+// naive run takes the lesson's one slot; below, it is too cheap to
+// starve anything and runs at once. A request waits for the slot at most
+// naiveWait, behind at most naiveQueue others; beyond either it gets a 429
+// asking it to retry after naiveRetryAfter.
+const (
+	naiveSlotN      = 25
+	naiveWait       = 2 * time.Second
+	naiveQueue      = 3
+	naiveRetryAfter = "2" // seconds, as the Retry-After header writes them
+)
+
 // way is one row of the benchmark table.
 type way struct {
 	ID, Name, How string
@@ -41,18 +54,23 @@ type way struct {
 	Ops           string // cache operations: map accesses or round trips
 	Speedup       string
 	Outcome       string // whole-result way: HIT, MISS or BYPASS
+	// Waited is how long naive recursion waited for another request's
+	// run to finish.
+	Waited time.Duration
 }
 
 // benchmarkData is what benchmark.html's content sees.
 type benchmarkData struct {
 	N, Max, NaiveMax int
-	Value            string
-	Digits           int
-	Ways             []way
-	Baseline         string
-	ResultKey        string
-	TTL              string
-	Quick            []int
+	// NaiveSlotN is the n from which naive runs take turns.
+	NaiveSlotN int
+	Value      string
+	Digits     int
+	Ways       []way
+	Baseline   string
+	ResultKey  string
+	TTL        string
+	Quick      []int
 }
 
 // storedResult is how a whole result is stored: the value and what
@@ -78,7 +96,7 @@ func (l *Lesson) serveBenchmark(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 
-	naive, naiveV, err := runNaive(n)
+	naive, naiveV, err := l.runNaive(ctx, w, n)
 	if err != nil {
 		return err
 	}
@@ -106,7 +124,7 @@ func (l *Lesson) serveBenchmark(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	d := benchmarkData{N: n, Max: maxN, NaiveMax: NaiveMax, TTL: l.k.TTL.String(), ResultKey: res.key,
+	d := benchmarkData{N: n, Max: maxN, NaiveMax: NaiveMax, NaiveSlotN: naiveSlotN, TTL: l.k.TTL.String(), ResultKey: res.key,
 		Quick: []int{10, 20, 30, 35, NaiveMax, NaiveMax + 1, 90, maxN}}
 	d.Value = agreed.String()
 	d.Digits = len(d.Value)
@@ -139,12 +157,27 @@ func (l *Lesson) serveBenchmark(w http.ResponseWriter, r *http.Request) error {
 }
 
 // runNaive is way 1: plain recursion, no cache. Beyond NaiveMax it is
-// skipped (nil value) rather than left to run for minutes.
-func runNaive(n int) (way, *big.Int, error) {
+// skipped (nil value) rather than left to run for minutes. A costly run
+// first takes the naive slot (see naiveSlotN); when it cannot, the whole
+// request is a 429 whose Retry-After header says when to try again.
+func (l *Lesson) runNaive(ctx context.Context, rw http.ResponseWriter, n int) (way, *big.Int, error) {
 	w := way{ID: "naive", Name: "Naive recursion", How: "fib(n−1) + fib(n−2), recomputing every subproblem; no cache"}
 	if n > NaiveMax {
 		w.Note = fmt.Sprintf("skipped: n > %d would take more than a second (and fib(93) no longer fits in 64 bits)", NaiveMax)
 		return w, nil, nil
+	}
+	if n >= naiveSlotN {
+		waited, release, ok := l.takeNaiveSlot(ctx)
+		if !ok {
+			rw.Header().Set("Retry-After", naiveRetryAfter)
+			return w, nil, &handlers.Error{Status: http.StatusTooManyRequests, Msg: fmt.Sprintf(
+				"Naive recursion is busy. It runs for one request at a time on this server, because a run keeps a "+
+					"processor core busy and several at once would slow every page down, and other requests are already "+
+					"running it or waiting for it. Try again in %s seconds, or pick n below %d (cheap enough to run at "+
+					"once) or above %d (naive recursion is skipped; the memoised ways still run).", naiveRetryAfter, naiveSlotN, NaiveMax)}
+		}
+		defer release()
+		w.Waited = waited
 	}
 	t0 := time.Now()
 	v, calls, err := Naive(n)
@@ -154,6 +187,38 @@ func runNaive(n int) (way, *big.Int, error) {
 	}
 	w.Ran, w.Calls, w.Ops = true, group(strconv.FormatUint(calls, 10)), "0"
 	return w, new(big.Int).SetUint64(v), nil
+}
+
+// takeNaiveSlot waits for the naive slot: at most naiveWait, and only
+// when fewer than naiveQueue requests are already waiting. It returns how
+// long it waited and the function that gives the slot back, or ok=false
+// when the request should be told to retry (including when its client
+// has gone: nobody would read the page).
+func (l *Lesson) takeNaiveSlot(ctx context.Context) (waited time.Duration, release func(), ok bool) {
+	if l.naiveQueued.Add(1) > 1+naiveQueue {
+		l.naiveQueued.Add(-1)
+		return 0, nil, false
+	}
+	release = func() {
+		<-l.naiveSlot
+		l.naiveQueued.Add(-1)
+	}
+	select {
+	case l.naiveSlot <- struct{}{}:
+		return 0, release, true // free: no wait to report
+	default:
+	}
+	t0 := time.Now()
+	timer := time.NewTimer(naiveWait)
+	defer timer.Stop()
+	select {
+	case l.naiveSlot <- struct{}{}:
+		return time.Since(t0), release, true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	l.naiveQueued.Add(-1)
+	return time.Since(t0), nil, false
 }
 
 // runMapMemo is way 2: the memo is a Go map that starts empty, so a

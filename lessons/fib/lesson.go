@@ -10,6 +10,8 @@
 package fib
 
 import (
+	"sync/atomic"
+
 	"github.com/go-chi/chi/v5"
 
 	"cacheworkshop/handlers"
@@ -18,10 +20,19 @@ import (
 // Lesson serves the Fibonacci benchmark.
 type Lesson struct {
 	k *handlers.Kit
+	// naiveSlot admits one costly naive run at a time in this process: a
+	// run keeps a CPU core busy for up to a second, and a few of them at
+	// once would slow every other page of the server down, cached hits
+	// included.
+	naiveSlot chan struct{}
+	// naiveQueued counts the requests holding or waiting for the slot, so
+	// that a burst waits in a short queue and the rest are told at once
+	// to come back, instead of piling up.
+	naiveQueued atomic.Int32
 }
 
 // New returns the lesson; it gets what it needs from the Kit in Register.
-func New() *Lesson { return &Lesson{} }
+func New() *Lesson { return &Lesson{naiveSlot: make(chan struct{}, 1)} }
 
 // Register implements handlers.Lesson.
 func (l *Lesson) Register(r chi.Router, k *handlers.Kit) {

@@ -2,11 +2,13 @@ package fib_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,7 +84,10 @@ func TestBenchmarkDefaultN(t *testing.T) {
 
 func TestBenchmarkRejectsBadN(t *testing.T) {
 	a := testapp.New(t)
-	for _, q := range []string{"n=0", "n=301", "n=-1", "n=abc", "n=1.5", "n=", "n=1e3", "n=99999999999", "n=3&n=4"} {
+	for _, q := range []string{"n=0", "n=301", "n=-1", "n=abc", "n=1.5", "n=", "n=1e3", "n=99999999999", "n=3&n=4",
+		// Digits only: no sign, space, exponent, base prefix or other
+		// script's digits, and one value when given twice.
+		"n=%2B5", "n=+5", "n=%205", "n=5%20", "n=5e2", "n=0x10", "n=%EF%BC%95", "n=5&n=500", "n=5&n=5&n=6"} {
 		r := a.Get("/benchmark?cache=memory&" + q)
 		if r.Status != http.StatusBadRequest {
 			t.Errorf("%s: status %v, want %v", q, r.Status, http.StatusBadRequest)
@@ -91,8 +96,12 @@ func TestBenchmarkRejectsBadN(t *testing.T) {
 		if !strings.Contains(r.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("%s: Content-Type %v, want an HTML page", q, r.Header.Get("Content-Type"))
 		}
-		if q != "n=3&n=4" && !strings.Contains(r.Body, "from 1 to 300") {
-			t.Errorf("%s: body does not give the allowed range", q)
+		want := "from 1 to 300"
+		if strings.Count(q, "n=") > 1 {
+			want = "several different values"
+		}
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("%s: body lacks %q", q, want)
 		}
 	}
 	// A rejected request stores nothing.
@@ -254,5 +263,108 @@ func TestBenchmarkUnreadableResult(t *testing.T) {
 	}
 	if got, want := a.Get("/benchmark?cache=memory&n=20").Header.Get("X-Cache"), "HIT"; got != want {
 		t.Errorf("after the recomputation: X-Cache %v, want %v", got, want)
+	}
+}
+
+// TestBenchmarkNaiveOneAtATime fires 8 simultaneous requests whose naive
+// run takes tens of milliseconds (fib(35): 30 million calls). At most one
+// may run naive recursion at a time: the page reports each run's
+// duration, and runs that never overlap fit, end to end, within the
+// burst's wall time, whereas 8 overlapping runs on any number of cores add
+// up to several times it. Four of them (one running, three waiting) get a
+// turn; the others are a 429 with a Retry-After header, never a 5xx.
+func TestBenchmarkNaiveOneAtATime(t *testing.T) {
+	a := testapp.New(t)
+	const parallel, n = 8, 35
+	type result struct {
+		status     int
+		retryAfter string
+		body       string
+	}
+	results := make([]result, parallel)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			<-start
+			res, err := http.Get(a.TS.URL + "/benchmark?cache=none&n=" + strconv.Itoa(n))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			results[i] = result{res.StatusCode, res.Header.Get("Retry-After"), string(b)}
+		})
+	}
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	wall := time.Since(t0)
+
+	naiveNS := regexp.MustCompile(`data-way="naive" data-name="[^"]*" data-ns="(\d+)"`)
+	var ran, busy int
+	var total time.Duration
+	for i, r := range results {
+		switch r.status {
+		case http.StatusOK:
+			m := naiveNS.FindStringSubmatch(r.body)
+			if m == nil {
+				t.Errorf("request %d: 200 without a naive run", i)
+				continue
+			}
+			ns, _ := strconv.ParseInt(m[1], 10, 64)
+			total += time.Duration(ns)
+			ran++
+		case http.StatusTooManyRequests:
+			busy++
+			if r.retryAfter != "2" {
+				t.Errorf("request %d: 429 with Retry-After %q, want %q", i, r.retryAfter, "2")
+			}
+			for _, want := range []string{"Naive recursion is busy", "one request at a time", "Try again in 2 seconds"} {
+				if !strings.Contains(r.body, want) {
+					t.Errorf("request %d: the 429 page lacks %q", i, want)
+				}
+			}
+		default:
+			t.Errorf("request %d: status %v, want 200 or 429: %.300s", i, r.status, r.body)
+		}
+	}
+	if ran < 1 || busy < 1 || ran > 4 {
+		t.Errorf("got %d runs and %d 429s, want 1 to 4 runs (one at a time, three waiting) and the rest 429", ran, busy)
+	}
+	if total > wall {
+		t.Errorf("the %d naive runs took %v in all, more than the %v the burst lasted: they overlapped", ran, total, wall)
+	}
+	t.Logf("%d runs of fib(%d) taking %v in all within %v; %d told to retry", ran, n, total, wall, busy)
+	// The slot is free again: a lone request runs at once, without waiting.
+	r := a.Get("/benchmark?cache=none&n=" + strconv.Itoa(n))
+	if r.Status != http.StatusOK || strings.Contains(r.Body, "data-waited-ns") {
+		t.Errorf("after the burst: status %v, waited %v; want 200 without waiting", r.Status, strings.Contains(r.Body, "data-waited-ns"))
+	}
+}
+
+// TestBenchmarkCheapNaiveRunsAtOnce: below naiveSlotN naive recursion is
+// too cheap to take turns, so a burst of small n is never refused.
+func TestBenchmarkCheapNaiveRunsAtOnce(t *testing.T) {
+	a := testapp.New(t)
+	var wg sync.WaitGroup
+	statuses := make([]int, 16)
+	for i := range statuses {
+		wg.Go(func() {
+			res, err := http.Get(a.TS.URL + "/benchmark?cache=none&n=20")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statuses[i] = res.StatusCode
+			_ = res.Body.Close()
+		})
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != http.StatusOK {
+			t.Errorf("request %d: status %v, want %v", i, st, http.StatusOK)
+		}
 	}
 }

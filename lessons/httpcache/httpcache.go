@@ -54,9 +54,11 @@ func (l *Lesson) serveDynamic(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "no-cache, must-revalidate")
 	h.Set("Last-Modified", last.Format(http.TimeFormat))
 	h.Set("Vary", "Cookie")
-	// An unreadable date is no condition at all: the page is sent whole.
+	// The same rule as every response of the workshop (page.NotModified):
+	// an equal or later date is not modified, an unreadable one is no
+	// condition at all, and If-None-Match, when sent, decides instead.
 	ims := r.Header.Get("If-Modified-Since")
-	if t, err := http.ParseTime(ims); err == nil && !last.After(t) {
+	if page.NotModified(r, http.StatusOK, "", last) {
 		notModified(w, r, "dynamic-content")
 		return nil
 	}

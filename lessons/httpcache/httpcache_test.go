@@ -18,13 +18,20 @@ func TestStaticContentHeaders(t *testing.T) {
 	a := testapp.New(t)
 	for _, mode := range []string{"none", "memory", "redis"} {
 		t.Run(mode, func(t *testing.T) {
-			r := a.Get("/static-content?cache=" + mode)
+			// The response that sets the mode cookie is the visitor's own,
+			// so it may not be stored by a shared cache; once the cookie
+			// is set, the page is public.
+			first := a.Get("/static-content?cache=" + mode)
+			if got, want := first.Header.Get("Cache-Control"), "private, max-age=3600"; got != want || first.Header.Get("Set-Cookie") == "" {
+				t.Errorf("with ?cache= (Set-Cookie %q): Cache-Control got %q, want %q", first.Header.Get("Set-Cookie"), got, want)
+			}
+			r := a.Get("/static-content", "Cookie", "cache_mode="+mode)
 			if r.Status != http.StatusOK {
 				t.Fatalf("got %d, want 200", r.Status)
 			}
 			checkTiming(t, r, mode, "BYPASS")
-			if got, want := r.Header.Get("Cache-Control"), "public, max-age=3600"; got != want {
-				t.Errorf("Cache-Control: got %q, want %q", got, want)
+			if got, want := r.Header.Get("Cache-Control"), "public, max-age=3600"; got != want || r.Header.Get("Set-Cookie") != "" {
+				t.Errorf("Cache-Control: got %q, want %q with no Set-Cookie", got, want)
 			}
 			exp, err := http.ParseTime(r.Header.Get("Expires"))
 			if err != nil {
@@ -163,17 +170,14 @@ func TestDetailConditional(t *testing.T) {
 			id := int64(31 + i)
 			path := "/products/" + itoa(id) + "?cache=" + mode
 			r := a.Get(path)
+			// The ETag is a digest of the body, which shows category
+			// figures too; no single updated_at dates it, so there is no
+			// Last-Modified.
 			etag, lm := r.Header.Get("ETag"), r.Header.Get("Last-Modified")
-			if etag == "" || lm == "" {
-				t.Fatalf("validators: got ETag %q Last-Modified %q, want both", etag, lm)
+			if etag == "" || lm != "" {
+				t.Fatalf("validators: got ETag %q Last-Modified %q, want an ETag only", etag, lm)
 			}
 			p := a.Product(id)
-			if !strings.Contains(etag, "p"+itoa(id)+"-v"+itoa(p.Version)) {
-				t.Errorf("ETag %q does not carry id and version", etag)
-			}
-			if got, want := lm, p.UpdatedAt.UTC().Format(http.TimeFormat); got != want {
-				t.Errorf("Last-Modified: got %q, want %q", got, want)
-			}
 			nm := a.Get(path, "If-None-Match", etag)
 			if nm.Status != http.StatusNotModified || nm.Body != "" {
 				t.Fatalf("If-None-Match: got %d with %d bytes, want 304 with none", nm.Status, len(nm.Body))
@@ -186,8 +190,8 @@ func TestDetailConditional(t *testing.T) {
 			if after.Status != http.StatusOK {
 				t.Fatalf("after edit: got %d, want 200", after.Status)
 			}
-			if got := after.Header.Get("ETag"); got == etag || !strings.Contains(got, "-v"+itoa(p.Version+1)) {
-				t.Errorf("ETag after edit: got %q, want one with version %d", got, p.Version+1)
+			if got := after.Header.Get("ETag"); got == etag || got == "" {
+				t.Errorf("ETag after edit: got %q, want a new one (was %q)", got, etag)
 			}
 		})
 	}

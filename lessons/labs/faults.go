@@ -30,7 +30,7 @@ func (l *Lesson) serveFaults(w http.ResponseWriter, r *http.Request) error {
 	}
 	st := g.State()
 	return l.kit.Live(w, r, "faults", "Redis faults", "faults", faultsData{Guard: st,
-		LatencyMS: st.Latency.Milliseconds(), Pending: l.redis.PendingBumps(), AdminToken: l.kit.AdminToken != ""})
+		LatencyMS: st.Latency.Milliseconds(), Pending: int(l.kit.Invalidator.Pending()), AdminToken: l.kit.AdminToken != ""})
 }
 
 // serveFaultsPost flips one switch and goes back to the page, which shows

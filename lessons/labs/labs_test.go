@@ -166,12 +166,73 @@ func TestStampedeLab(t *testing.T) {
 	if after := a.Redis.Stats(); after.Hits != before.Hits || after.Misses != before.Misses || after.Sets != before.Sets {
 		t.Errorf("page client counters: got %+v after the run, want %+v unchanged", after, before)
 	}
-	for _, bad := range []url.Values{{"n": {"0"}, "instances": {"2"}}, {"n": {"501"}, "instances": {"2"}},
-		{"n": {"10"}, "instances": {"9"}}, {"n": {"x"}, "instances": {"2"}}, {"n": {"+5"}, "instances": {"2"}},
-		{"n": {"5", "6"}, "instances": {"2"}}, {}} {
-		if r := a.Post("/stampede", bad); r.Status != http.StatusBadRequest {
-			t.Errorf("%v: got %d, want 400", bad, r.Status)
-		}
+}
+
+// TestStampedeFormStrict: the lab's two numbers are whole numbers written
+// with digits only, given once; anything else is a 400 that names the
+// field, and runs nothing.
+func TestStampedeFormStrict(t *testing.T) {
+	a := testapp.New(t)
+	ctx := context.Background()
+	rdb := a.RedisServer.Client()
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		form  url.Values
+		field string // named in the message
+	}{
+		{"n zero", url.Values{"n": {"0"}, "instances": {"2"}}, "n"},
+		{"n over the maximum", url.Values{"n": {"501"}, "instances": {"2"}}, "n"},
+		{"n not a number", url.Values{"n": {"x"}, "instances": {"2"}}, "n"},
+		{"n with a plus sign", url.Values{"n": {"+5"}, "instances": {"2"}}, "n"},
+		{"n with a minus sign", url.Values{"n": {"-5"}, "instances": {"2"}}, "n"},
+		{"n with an exponent", url.Values{"n": {"5e2"}, "instances": {"2"}}, "n"},
+		{"n with a leading space", url.Values{"n": {" 5"}, "instances": {"2"}}, "n"},
+		{"n with a trailing space", url.Values{"n": {"5 "}, "instances": {"2"}}, "n"},
+		{"n with a tab", url.Values{"n": {"\t5"}, "instances": {"2"}}, "n"},
+		{"n in hexadecimal", url.Values{"n": {"0x10"}, "instances": {"2"}}, "n"},
+		{"n with a decimal point", url.Values{"n": {"5.0"}, "instances": {"2"}}, "n"},
+		{"n in fullwidth digits", url.Values{"n": {"５"}, "instances": {"2"}}, "n"},
+		{"n empty", url.Values{"n": {""}, "instances": {"2"}}, "n"},
+		{"n missing", url.Values{"instances": {"2"}}, "n"},
+		{"n twice, conflicting", url.Values{"n": {"5", "500"}, "instances": {"2"}}, "n"},
+		{"instances zero", url.Values{"n": {"10"}, "instances": {"0"}}, "instances"},
+		{"instances over the maximum", url.Values{"n": {"10"}, "instances": {"9"}}, "instances"},
+		{"instances with a plus sign", url.Values{"n": {"10"}, "instances": {"+2"}}, "instances"},
+		{"instances with an exponent", url.Values{"n": {"10"}, "instances": {"2e0"}}, "instances"},
+		{"instances with a leading space", url.Values{"n": {"10"}, "instances": {" 2"}}, "instances"},
+		{"instances twice, conflicting", url.Values{"n": {"10"}, "instances": {"2", "8"}}, "instances"},
+		{"nothing", url.Values{}, "n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := a.Post("/stampede", tt.form)
+			if got, want := r.Status, http.StatusBadRequest; got != want {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+			if !strings.Contains(r.Body, "The field "+tt.field+" ") {
+				t.Errorf("the 400 page does not name the field %q", tt.field)
+			}
+			if loadsRE.MatchString(r.Body) {
+				t.Error("a refused form shows results")
+			}
+		})
+	}
+	// Nothing ran: a run writes its keys under the lab's prefix, so the
+	// Redis server received no SET at all.
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(info, "cmdstat_set:") {
+		t.Errorf("Redis received SETs during refused runs:\n%s", info)
+	}
+	// The same numbers written plainly, and a field repeated with one
+	// value, are accepted.
+	if r := a.Post("/stampede", url.Values{"n": {"5", "5"}, "instances": {"2"}}); r.Status != http.StatusOK || !loadsRE.MatchString(r.Body) {
+		t.Errorf("n=5&n=5: got %v, want 200 with results", r.Status)
 	}
 }
 

@@ -2,9 +2,11 @@
 // since the server started, read live on every request. It teaches what a
 // hit ratio means, why a memory cache's figures belong to one process while
 // Redis's are shared, why Redis cannot tell one application's memory apart
-// from another's (its INFO figures are the whole server's), and how to clear
-// a cache without touching anyone else's keys (SCAN and UNLINK under our
-// prefix, never FLUSHDB).
+// from another's (its INFO figures are the whole server's), how to count
+// one application's keys without stalling on a big database (a SCAN pass
+// spread over refreshes, saying when its count is an estimate), and how to
+// clear a cache without touching anyone else's keys (SCAN and UNLINK under
+// our prefix, never FLUSHDB).
 package stats
 
 import (
@@ -25,6 +27,9 @@ type Lesson struct {
 	// started dates the uptime the page shows: the lesson is registered
 	// once, when the server is built.
 	started time.Time
+	// keys counts the keys under the Redis prefix, a few SCAN calls per
+	// refresh.
+	keys *keyCounter
 }
 
 // New returns the lesson; it takes what it needs from the Kit in Register.
@@ -34,6 +39,7 @@ func New() *Lesson { return &Lesson{} }
 // with ADMIN_TOKEN set, it needs the token.
 func (l *Lesson) Register(r chi.Router, k *handlers.Kit) {
 	l.kit, l.memory, l.redis, l.started = k, k.Memory, k.Redis, time.Now()
+	l.keys = newKeyCounter(k.Redis.Client(), k.Redis.Prefix())
 	r.Get("/cache-stats", k.Handle(l.servePage))
 	r.Get("/api/cache-stats", k.Handle(l.serveJSON))
 	r.With(k.RequireAdmin).Post("/cache-stats/clear", k.Handle(l.serveClear))

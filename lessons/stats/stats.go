@@ -35,12 +35,21 @@ type backendStats struct {
 	Deletes   uint64  `json:"deletes"`
 	Evictions uint64  `json:"evictions"`
 	// Entries and Bytes are exact for memory. For Redis, Entries is the
-	// number of keys under our prefix, and Bytes is absent: Redis cannot
-	// tell one prefix's memory, so its server-wide figures are in Server.
-	Entries  int    `json:"entries"`
-	Bytes    *int64 `json:"bytes,omitempty"`
-	MaxBytes int64  `json:"max_bytes,omitempty"`
-	Prefix   string `json:"prefix,omitempty"`
+	// number of keys under our prefix, counted a few SCAN calls per
+	// refresh (see keycount.go), and Bytes is absent: Redis cannot tell
+	// one prefix's memory, so its server-wide figures are in Server.
+	Entries int `json:"entries"`
+	// EntriesEstimate is set while Entries is a count still under way;
+	// EntriesCountedAt and EntriesAgeS date the full pass it comes from
+	// otherwise; EntriesNote says which in words. Memory's count is
+	// always exact and current.
+	EntriesEstimate  bool       `json:"entries_estimate"`
+	EntriesCountedAt *time.Time `json:"entries_counted_at,omitempty"`
+	EntriesAgeS      *int64     `json:"entries_age_s,omitempty"`
+	EntriesNote      string     `json:"entries_note,omitempty"`
+	Bytes            *int64     `json:"bytes,omitempty"`
+	MaxBytes         int64      `json:"max_bytes,omitempty"`
+	Prefix           string     `json:"prefix,omitempty"`
 	// Server is Redis's own INFO: figures for the whole server, every
 	// client included.
 	Server *redisInfo `json:"server,omitempty"`
@@ -60,6 +69,9 @@ type redisInfo struct {
 	KeyspaceMisses        uint64  `json:"keyspace_misses"`
 	KeyspaceHitRatio      float64 `json:"keyspace_hit_ratio"`
 	OpsPerSec             uint64  `json:"instantaneous_ops_per_sec"`
+	// DBKeys is every key in our database, every application's: what
+	// DBSIZE says, read from INFO's keyspace section.
+	DBKeys uint64 `json:"db_keys"`
 }
 
 // statsData is the page's content and, as JSON, /api/cache-stats.
@@ -70,6 +82,8 @@ type statsData struct {
 	UptimeS     int64        `json:"uptime_s"`
 	// AdminToken shows the token field on the clear forms (ADMIN_TOKEN).
 	AdminToken bool `json:"-"`
+	// ScanSteps is ScanStepsPerRefresh, for the page's explanation.
+	ScanSteps int `json:"-"`
 }
 
 func statsOf(st cache.Stats) backendStats {
@@ -97,7 +111,7 @@ func humanBytes(n int64) string {
 // page is where a learner goes to find out that Redis is down.
 func (l *Lesson) collect(ctx context.Context) statsData {
 	d := statsData{GeneratedAt: time.Now().UTC(), UptimeS: int64(time.Since(l.started) / time.Second),
-		AdminToken: l.kit.AdminToken != ""}
+		AdminToken: l.kit.AdminToken != "", ScanSteps: ScanStepsPerRefresh}
 	ms := l.memory.Stats()
 	d.Memory = statsOf(ms)
 	d.Memory.Name, d.Memory.Label, d.Memory.Available = "memory", l.kit.Label(cache.ModeMemory), true
@@ -108,24 +122,48 @@ func (l *Lesson) collect(ctx context.Context) statsData {
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
 	var raw string
-	err := traceRedis(ctx, "INFO memory stats", func() (err error) {
-		raw, err = l.redis.Client().Info(ctx, "memory", "stats").Result()
+	err := traceRedis(ctx, "INFO memory stats keyspace", func() (err error) {
+		raw, err = l.redis.Client().Info(ctx, "memory", "stats", "keyspace").Result()
 		return err
 	})
+	var kc keyCount
 	if err == nil {
-		err = traceRedis(ctx, "SCAN "+l.redis.Prefix()+"*", func() (err error) {
-			d.Redis.Entries, err = l.redis.CountKeys(ctx)
-			return err
-		})
+		kc, err = l.countKeys(ctx)
 	}
 	if err != nil {
-		d.Redis.Entries = 0
 		d.Redis.Error = "Redis unavailable: " + page.Short(err)
 		return d
 	}
 	d.Redis.Available = true
-	d.Redis.Server = parseRedisInfo(raw)
+	d.Redis.Server = parseRedisInfo(raw, l.redis.Client().Options().DB)
+	d.Redis.Entries, d.Redis.EntriesEstimate, d.Redis.EntriesNote = kc.N, kc.Estimate, kc.note(d.GeneratedAt)
+	if !kc.Estimate {
+		at, age := kc.CountedAt.UTC(), int64(d.GeneratedAt.Sub(kc.CountedAt)/time.Second)
+		d.Redis.EntriesCountedAt, d.Redis.EntriesAgeS = &at, &age
+	}
 	return d
+}
+
+// countKeys advances the count of our keys and records in the trace the
+// SCAN calls it made, if any (another refresh may be making them).
+func (l *Lesson) countKeys(ctx context.Context) (keyCount, error) {
+	t0 := time.Now()
+	kc, steps, ended, err := l.keys.refresh(ctx)
+	if steps == 0 {
+		return kc, err
+	}
+	what := "SCAN " + l.redis.Prefix() + "* ×" + strconv.Itoa(steps)
+	if ended {
+		what += ", pass complete"
+	} else {
+		what += ", pass continues"
+	}
+	lk := trace.Lookup{Layer: "stats", Backend: "redis", Key: what, Outcome: "read", Dur: time.Since(t0)}
+	if err != nil {
+		lk.Outcome = trace.Error
+	}
+	trace.From(ctx).Cache(lk)
+	return kc, err
 }
 
 // traceRedis runs one raw Redis command of the stats read and records it
@@ -142,15 +180,24 @@ func traceRedis(ctx context.Context, what string, call func() error) error {
 	return err
 }
 
-// parseRedisInfo picks our fields out of INFO's "name:value" lines.
-func parseRedisInfo(raw string) *redisInfo {
+// parseRedisInfo picks our fields out of INFO's "name:value" lines; db is
+// the database number whose keyspace line ("db0:keys=12,expires=3,...")
+// gives DBKeys.
+func parseRedisInfo(raw string, db int) *redisInfo {
 	in := &redisInfo{}
+	dbName := "db" + strconv.Itoa(db)
 	for line := range strings.Lines(raw) {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
 			continue
 		}
 		switch k {
+		case dbName:
+			for _, kv := range strings.Split(v, ",") {
+				if n, ok := strings.CutPrefix(kv, "keys="); ok {
+					in.DBKeys, _ = strconv.ParseUint(n, 10, 64)
+				}
+			}
 		case "used_memory_human":
 			in.UsedMemoryHuman = v
 		case "used_memory_peak_human":
@@ -224,7 +271,10 @@ func (l *Lesson) clearRedis(ctx context.Context, w http.ResponseWriter) {
 		l.kit.Flash(w, "Redis unavailable: nothing was cleared.", page.Short(err))
 		return
 	}
-	if err := l.redis.Clear(ctx); err != nil {
+	err = l.redis.Clear(ctx)
+	// Whatever went, the count the page shows is wrong now.
+	l.keys.reset()
+	if err != nil {
 		l.kit.Flash(w, "Redis failed during the clear: some keys under "+prefix+" may remain.", page.Short(err))
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,10 @@ type failure struct {
 	Cache      string      `json:"cache"`
 	UpstreamMS json.Number `json:"upstream_ms"`
 	TotalMS    json.Number `json:"total_ms"`
+	// TTLRemainingS is how long a cached 404 is kept yet.
+	TTLRemainingS int `json:"ttl_remaining_s,omitempty"`
+	// Cities lists the known cities, with a 404 for an unknown one.
+	Cities []string `json:"cities,omitempty"`
 }
 
 // answer builds the response for a reading.
@@ -65,7 +70,8 @@ func answer(rec record, source, outcome, key string) *response {
 // request's cache mode, or from the upstream on a miss (then cached for
 // the TTL). When the upstream fails, the last good reading (kept for a
 // day) is served with 200, "stale": true and a warning; with none, the
-// answer is 502 (upstream broken) or 504 (upstream too slow).
+// answer is 502 (upstream broken) or 504 (upstream too slow). A city the
+// service does not know is a 404 (see serveUnknown).
 func (l *Lesson) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	raw, given, err := handlers.Param(r, "city")
 	if err != nil {
@@ -74,9 +80,15 @@ func (l *Lesson) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	if !given {
 		return handlers.BadRequest("Give a city, e.g. /api/weather?city=Paris; " + ErrCity.Error() + ".")
 	}
-	city, err := Normalize(raw)
+	norm, err := Normalize(raw)
 	if err != nil {
 		return handlers.BadRequest(err.Error())
+	}
+	// An alias is cached under its city's key: "NYC" and "New York"
+	// share one entry, as "PARIS" and "paris" do.
+	city, known := Canonical(norm)
+	if !known {
+		return l.serveUnknown(w, r, norm)
 	}
 	ctx := r.Context()
 	mode := l.kit.Mode(r)
@@ -108,13 +120,7 @@ func (l *Lesson) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		got, err = l.fetch(ctx, mode, target, c, cached, city)
 	}
-	// The upstream call is an HTTP request, not a cache lookup, but it
-	// goes in the trace too: it is where a miss spends its time.
-	ul := trace.Lookup{Layer: "upstream", Backend: "http", Key: "GET " + requestURI(target), Outcome: "read", Dur: got.took}
-	if err != nil {
-		ul.Outcome = trace.Error
-	}
-	trace.From(ctx).Cache(ul)
+	traceUpstream(ctx, target, got.took, err)
 
 	if err == nil {
 		resp := answer(got.rec, "upstream", outcome, key)
@@ -135,7 +141,10 @@ func (l *Lesson) serveAPI(w http.ResponseWriter, r *http.Request) error {
 		ue = &upstreamError{status: http.StatusBadGateway, msg: "The weather service failed.", cause: err}
 	}
 	l.kit.Log.Warn("weather upstream failed", "city", city, "status", ue.status, "err", err)
-	if cached {
+	// A 404 is the service's answer, not an outage: an old reading of a
+	// city it says it does not know would be wrong, not just old.
+	notFound := ue.status == http.StatusNotFound
+	if cached && !notFound {
 		// The stale copy is read through its own layer, so the trace
 		// tells the fallback apart from the fresh lookup.
 		sc, _ := l.kit.Backend(mode, "stale")
@@ -150,9 +159,11 @@ func (l *Lesson) serveAPI(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	msg := ue.msg
-	if cached {
+	switch {
+	case notFound:
+	case cached:
 		msg += " No earlier reading of " + Display(city) + " is cached to fall back on."
-	} else {
+	default:
 		msg += " No cache is used in this mode, so there is nothing to fall back on."
 	}
 	l.send(w, r, ue.status, outcome, &failure{Error: msg, Status: ue.status, City: Display(city),
@@ -160,10 +171,121 @@ func (l *Lesson) serveAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// freshKey and staleKey are a city's two entries: the reading for the TTL,
-// and the last good one, kept for a day in case the upstream fails.
+// traceUpstream records an upstream call in the trace. It is an HTTP
+// request, not a cache lookup, but it goes in the trace too: it is where
+// a miss spends its time. A 404 is the service's answer, not its failure.
+func traceUpstream(ctx context.Context, target string, took time.Duration, err error) {
+	ul := trace.Lookup{Layer: "upstream", Backend: "http", Key: "GET " + requestURI(target), Outcome: "read", Dur: took}
+	var ue *upstreamError
+	if err != nil && !(errors.As(err, &ue) && ue.status == http.StatusNotFound) {
+		ul.Outcome = trace.Error
+	}
+	trace.From(ctx).Cache(ul)
+}
+
+// freshKey and staleKey are a listed city's two entries: the reading for
+// the TTL, and the last good one, kept for a day in case the upstream
+// fails. unknownKey is the one entry shared by every other name.
 func freshKey(city string) string { return "weather:" + city }
 func staleKey(city string) string { return "weather:stale:" + city }
+
+const unknownKey = "weather:unknown"
+
+// unknownTTL is how long the upstream's 404 for an unknown name is
+// trusted: long enough that a flood of made-up names asks the upstream
+// twice a minute, short enough that a city added to the service is soon
+// served.
+const unknownTTL = 30 * time.Second
+
+// unknownEntry is what unknownKey holds: when the upstream last answered
+// 404 for a name outside the list. That answer is the same for every such
+// name, so the entry names none of them.
+type unknownEntry struct {
+	FetchedAt time.Time `json:"fetched_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// serveUnknown answers a name that is not a listed city. The upstream is
+// the authority, so a miss asks it, as for a listed city. Its 404 is the
+// same for every unknown name, so a cache mode keeps it under the one key
+// unknownKey, for unknownTTL and with no stale copy: a client sending a
+// million random names costs one upstream call per unknownTTL and one key,
+// not a million keys kept for a day. Should the upstream know the name
+// after all (a real service behind WEATHER_UPSTREAM_URL may know more
+// cities), its reading is passed on, never cached.
+func (l *Lesson) serveUnknown(w http.ResponseWriter, r *http.Request, name string) error {
+	ctx := r.Context()
+	c, cached := l.kit.Backend(l.kit.Mode(r), "data")
+	outcome := trace.Bypass
+	if !cached {
+		trace.From(ctx).Cache(trace.Lookup{Layer: "data", Backend: "none", Key: unknownKey, Outcome: trace.Bypass})
+	} else {
+		outcome = trace.Miss
+		// A read that fails or does not decode is a miss: the upstream
+		// is asked, and its answer tells.
+		var e unknownEntry
+		if v, found, err := c.Get(ctx, unknownKey); err == nil && found && json.Unmarshal(v, &e) == nil && !e.FetchedAt.IsZero() {
+			l.send(w, r, http.StatusNotFound, trace.Hit, unknownCity(name, c.Name(), trace.Hit, ceilSeconds(time.Until(e.ExpiresAt)), 0))
+			return nil
+		}
+	}
+
+	target, err := l.upstreamURL(r, name)
+	var rd Reading
+	var took time.Duration
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, l.timeout())
+		t0 := time.Now()
+		rd, err = l.callUpstream(cctx, target)
+		took = time.Since(t0)
+		cancel()
+	}
+	traceUpstream(ctx, target, took, err)
+
+	var ue *upstreamError
+	switch {
+	case err == nil:
+		resp := answer(record{Reading: rd}, "upstream", outcome, "")
+		resp.UpstreamMS = ms(took)
+		if cached {
+			resp.Warning = Display(name) + " is not one of the cities this workshop caches, so the reading was not stored: " +
+				"only listed cities get keys, which keeps their number bounded whatever names are sent."
+		}
+		l.send(w, r, http.StatusOK, outcome, resp)
+	case errors.As(err, &ue) && ue.status == http.StatusNotFound:
+		ttl := 0
+		if cached {
+			now := time.Now()
+			b, _ := json.Marshal(unknownEntry{FetchedAt: now, ExpiresAt: now.Add(unknownTTL)})
+			if err := c.Set(context.WithoutCancel(ctx), unknownKey, b, unknownTTL); err != nil {
+				l.kit.Log.Warn("weather cache write failed", "key", unknownKey, "err", err)
+			} else {
+				ttl = ceilSeconds(unknownTTL)
+			}
+		}
+		l.send(w, r, http.StatusNotFound, outcome, unknownCity(name, "upstream", outcome, ttl, took))
+	default:
+		if ue == nil {
+			ue = &upstreamError{status: http.StatusBadGateway, msg: "The weather service failed.", cause: err}
+		}
+		l.kit.Log.Warn("weather upstream failed", "city", name, "status", ue.status, "err", err)
+		l.send(w, r, ue.status, outcome, &failure{Error: ue.msg + " " + Display(name) + " is not a listed city, so no reading of it is kept to fall back on.",
+			Status: ue.status, City: Display(name), Key: unknownKey, Source: "upstream", Cache: outcome, UpstreamMS: ms(took)})
+	}
+	return nil
+}
+
+// unknownCity is the 404 for a name the weather service does not know,
+// with the list of those it does.
+func unknownCity(name, source, outcome string, ttl int, took time.Duration) *failure {
+	list := Cities()
+	return &failure{
+		Error: "“" + Display(name) + "” is not a city the weather service knows. It knows " + strconv.Itoa(len(list)) +
+			", listed in \"cities\" and on the /weather page; some have aliases, such as NYC for New York.",
+		Status: http.StatusNotFound, City: Display(name), Key: unknownKey, Source: source, Cache: outcome,
+		UpstreamMS: ms(took), TTLRemainingS: ttl, Cities: list,
+	}
+}
 
 // read looks a record up. An entry that does not decode is reported as
 // absent, so the upstream is asked and the entry overwritten.

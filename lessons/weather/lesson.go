@@ -7,7 +7,12 @@
 // right:
 //
 //   - the key is made from the normalised city alone (Normalize), so case,
-//     stray spaces and unrelated query parameters never create new entries;
+//     stray spaces and unrelated query parameters never create new entries,
+//     and an alias shares its city's key ("NYC" is "new york");
+//   - keys come from a fixed list, never from what clients send: the
+//     service knows a few dozen cities (Cities), and answers 404 for any
+//     other name. That 404 is the same for every unknown name, so it is
+//     cached once, under weather:unknown, for 30 s and with no stale copy;
 //   - a reading is kept for a TTL, so the first call pays the upstream's
 //     latency and the next ones answer from the cache until it expires;
 //   - concurrent misses for one city share a single upstream call, so an
@@ -16,9 +21,14 @@
 //     (saying so) when the upstream fails, since an old temperature is more
 //     useful than an error.
 //
-// weather.go is the pure part: city normalisation and the simulated
-// readings. The GET /weather page itself is static for a mode, so it is an
-// ordinary cached page.
+// So whatever names are sent, each backend holds at most 2 keys per listed
+// city (weather:<city> and weather:stale:<city>) plus weather:unknown:
+// 2 × 50 + 1 = 101 keys under weather: (cw:weather: in Redis). KeyBound
+// says so in code, and the tests check it against a thousand random names.
+//
+// weather.go is the pure part: city normalisation, the list of cities and
+// the simulated readings. The GET /weather page itself is static for a
+// mode, so it is an ordinary cached page.
 package weather
 
 import (
@@ -50,6 +60,11 @@ type Config struct {
 
 // DefaultTTL is how long a reading is cached when Config.TTL is not set.
 const DefaultTTL = time.Minute
+
+// KeyBound is the most keys the API stores under weather: in one backend:
+// a fresh and a stale copy per listed city, and the one shared answer for
+// every other name.
+func KeyBound() int { return 2*len(cities) + 1 }
 
 const (
 	// staleTTL is how long the last good reading is kept to answer with
@@ -111,6 +126,11 @@ type pageData struct {
 	ModeValue  string
 	ModeLabel  string
 	StaleHours int
+	// Cities are the names the service knows, offered as the city field's
+	// suggestions; UnknownTTL is how long its 404 for any other is kept.
+	Cities     []string
+	UnknownTTL string
+	KeyBound   int
 }
 
 // servePage is the lesson's page. It is the same for everyone in a mode,
@@ -129,7 +149,8 @@ func (l *Lesson) buildPage(ctx context.Context, req page.Request) (*page.Entry, 
 		up = l.cfg.UpstreamURL
 	}
 	d := pageData{LatencyMS: l.cfg.Latency.Milliseconds(), TTL: spoken(l.cfg.TTL), Timeout: l.timeout().String(),
-		Upstream: up, ModeValue: req.Mode.String(), ModeLabel: l.kit.Label(req.Mode), StaleHours: int(staleTTL.Hours())}
+		Upstream: up, ModeValue: req.Mode.String(), ModeLabel: l.kit.Label(req.Mode), StaleHours: int(staleTTL.Hours()),
+		Cities: Cities(), UnknownTTL: spoken(unknownTTL), KeyBound: KeyBound()}
 	return l.kit.Render(ctx, req, "Weather API", "weather", d)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -22,7 +23,8 @@ import (
 
 // serveUpstream is the simulated external weather service: it waits the
 // configured latency (or ?delay_ms=), then reports a reading that drifts
-// with time. ?fail=1 makes it answer 503, to try the stale fallback.
+// with time for a listed city (aliases included), or 404 for any other
+// name. ?fail=1 makes it answer 503, to try the stale fallback.
 func (l *Lesson) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// The origin itself: nothing here is cached.
@@ -35,11 +37,12 @@ func (l *Lesson) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	city, err := Normalize(raw)
+	norm, err := Normalize(raw)
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error())
 		return
 	}
+	city, known := Canonical(norm)
 	delayMS, err := handlers.IntParam(r, "delay_ms", -1, 0, int(maxDelay.Milliseconds()))
 	if err != nil {
 		fail(http.StatusBadRequest, err.Error())
@@ -67,6 +70,12 @@ func (l *Lesson) serveUpstream(w http.ResponseWriter, r *http.Request) {
 	}
 	if down == "1" || down == "true" {
 		fail(http.StatusServiceUnavailable, "simulated outage (fail=1)")
+		return
+	}
+	// An unknown city takes as long to answer as a known one: the
+	// service had to look.
+	if !known {
+		fail(http.StatusNotFound, "unknown city; this service knows "+strings.Join(Cities(), ", "))
 		return
 	}
 	l.kit.JSON(w, r, http.StatusOK, Observe(city, time.Now()))
@@ -149,7 +158,13 @@ func (l *Lesson) callUpstream(ctx context.Context, target string) (Reading, erro
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			msg += " (" + clip(e.Error, 120) + ")"
 		}
-		return rd, &upstreamError{http.StatusBadGateway, msg + ".", nil}
+		// A 404 is the service's answer about the city, not a failure
+		// of the service: it is passed on as such.
+		status := http.StatusBadGateway
+		if res.StatusCode == http.StatusNotFound {
+			status = http.StatusNotFound
+		}
+		return rd, &upstreamError{status, msg + ".", nil}
 	}
 	if err := json.Unmarshal(body, &rd); err != nil || rd.City == "" || rd.Conditions == "" || rd.ObservedAt.IsZero() {
 		return rd, &upstreamError{http.StatusBadGateway, "The weather service sent a reply that is not a weather reading.", err}

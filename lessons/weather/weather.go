@@ -1,19 +1,133 @@
 package weather
 
 // This file is the pure part of the lesson: validating and normalising
-// city names into cache keys, and the simulated upstream's readings, which
-// drift with time but are a deterministic function of city and instant, so
-// tests and learners can reason about them.
+// city names into cache keys, the list of cities the simulated upstream
+// knows, and its readings, which drift with time but are a deterministic
+// function of city and instant, so tests and learners can reason about
+// them.
 
 import (
 	"errors"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 )
+
+// City is a place the simulated weather service knows: its name as shown,
+// and other names people use for it. Case, spacing and the apostrophe's
+// shape never matter (see Normalize), so aliases list only real
+// differences: other languages, accents left out, abbreviations.
+type City struct {
+	Name    string
+	Aliases []string
+}
+
+// cities is everything the simulated upstream knows; it answers 404 for
+// any other name. It is also what bounds the API's cache, since only a
+// listed city gets keys of its own: a list, unlike the names clients
+// send, has an end.
+var cities = []City{
+	{"Amsterdam", nil},
+	{"Athens", []string{"Athina"}},
+	{"Bangkok", nil},
+	{"Barcelona", nil},
+	{"Beijing", []string{"Peking", "北京"}},
+	{"Bergen", nil},
+	{"Berlin", nil},
+	{"Brussels", []string{"Bruxelles", "Brussel"}},
+	{"Buenos Aires", nil},
+	{"Cairo", nil},
+	{"Cape Town", []string{"Kaapstad"}},
+	{"Chicago", nil},
+	{"Copenhagen", []string{"København", "Kobenhavn"}},
+	{"Delhi", []string{"New Delhi"}},
+	{"Dublin", nil},
+	{"Helsinki", nil},
+	{"Istanbul", nil},
+	{"Kraków", []string{"Krakow", "Cracow"}},
+	{"L'Aquila", nil},
+	{"Lagos", nil},
+	{"Lisbon", []string{"Lisboa"}},
+	{"London", nil},
+	{"Los Angeles", []string{"LA"}},
+	{"Lyon", []string{"Lyons"}},
+	{"Madrid", nil},
+	{"Mexico City", []string{"Ciudad de México", "Ciudad de Mexico", "CDMX"}},
+	{"Montréal", []string{"Montreal"}},
+	{"Moscow", []string{"Moskva"}},
+	{"Mumbai", []string{"Bombay"}},
+	{"N'Djamena", []string{"Ndjamena"}},
+	{"Nairobi", nil},
+	{"Nantes", nil},
+	{"New York", []string{"NYC", "New York City"}},
+	{"Oslo", nil},
+	{"Paris", nil},
+	{"Prague", []string{"Praha"}},
+	{"Rio de Janeiro", []string{"Rio"}},
+	{"Rome", []string{"Roma"}},
+	{"Saint-Étienne", []string{"Saint-Etienne", "St-Étienne", "St-Etienne"}},
+	{"San Francisco", []string{"SF"}},
+	{"São Paulo", []string{"Sao Paulo"}},
+	{"Seoul", nil},
+	{"Singapore", nil},
+	{"Stockholm", nil},
+	{"Sydney", nil},
+	{"Tokyo", []string{"東京"}},
+	{"Toronto", nil},
+	{"Vienna", []string{"Wien"}},
+	{"Warsaw", []string{"Warszawa"}},
+	{"Zürich", []string{"Zurich"}},
+}
+
+// known maps the normalised form of every name and alias in cities to
+// the normalised name of its city: the key its readings are cached under.
+// names maps those keys back to the names as written.
+var known, names = index(cities)
+
+func index(list []City) (known, names map[string]string) {
+	known, names = map[string]string{}, map[string]string{}
+	for _, c := range list {
+		key, err := Normalize(c.Name)
+		if err != nil {
+			panic("weather: city " + c.Name + ": " + err.Error())
+		}
+		names[key] = c.Name
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
+			k, err := Normalize(n)
+			if err != nil {
+				panic("weather: alias " + n + ": " + err.Error())
+			}
+			if other, dup := known[k]; dup && other != key {
+				panic("weather: " + n + " names both " + other + " and " + key)
+			}
+			known[k] = key
+		}
+	}
+	return known, names
+}
+
+// Canonical returns the key of the listed city that the normalised name
+// stands for ("nyc" and "new york city" give "new york"), or false when
+// the weather service does not know it.
+func Canonical(normalized string) (string, bool) {
+	key, ok := known[normalized]
+	return key, ok
+}
+
+// Cities returns the names of the cities the weather service knows, in
+// alphabetical order.
+func Cities() []string {
+	out := make([]string, 0, len(cities))
+	for _, c := range cities {
+		out = append(out, c.Name)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // MaxCityLen is the longest accepted city name, in characters.
 const MaxCityLen = 64
@@ -97,9 +211,13 @@ func (e *cityError) Error() string {
 // Unwrap makes every city error match ErrCity.
 func (e *cityError) Unwrap() error { return ErrCity }
 
-// Display turns a normalised key back into a name for people: the first
-// letter of each word (after a space or hyphen) in upper case.
+// Display turns a normalised key back into a name for people: a listed
+// city's name as written, otherwise the first letter of each word (after
+// a space or hyphen) in upper case.
 func Display(key string) string {
+	if name, ok := names[key]; ok {
+		return name
+	}
 	rs := []rune(key)
 	start := true
 	for i, r := range rs {
