@@ -1,8 +1,11 @@
 package handlers_test
 
 import (
+	"bytes"
 	"cacheworkshop/app"
 	"cacheworkshop/internal/testapp"
+	"mime/multipart"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -67,5 +70,34 @@ func TestReset(t *testing.T) {
 		if body := a.Get("/products/3?cache=" + m).Body; strings.Contains(body, "Before reset") {
 			t.Errorf("%s: edited name still served after reset", m)
 		}
+	}
+}
+
+// TestMultipartEdit: a multipart edit is parsed like a URL-encoded one,
+// so its admin_token counts (it used to be read as empty and refused).
+func TestMultipartEdit(t *testing.T) {
+	a := testapp.New(t, func(c *app.Config) { c.AdminToken, c.EditAdmin = "s3cret", true })
+	for _, tc := range []struct {
+		token  string
+		status int
+	}{{"", 403}, {"wrong", 403}, {"s3cret", 303}} {
+		p := a.Product(12)
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, vs := range testapp.EditForm(p, map[string]string{"name": "Multipart " + tc.token}) {
+			_ = mw.WriteField(k, vs[0])
+		}
+		if tc.token != "" {
+			_ = mw.WriteField("admin_token", tc.token)
+		}
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, a.TS.URL+"/products/12/edit", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if r := a.Do(req); r.Status != tc.status {
+			t.Errorf("multipart edit with token %q: got %d, want %d", tc.token, r.Status, tc.status)
+		}
+	}
+	if got := a.Product(12).Name; got != "Multipart s3cret" {
+		t.Errorf("after the multipart edits: name %q, want the one sent with the token", got)
 	}
 }

@@ -219,6 +219,23 @@ func hostileCases() []hostileCase {
 		{name: "clear over 64 KiB", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory"}, "pad": {strings.Repeat("p", 65<<10)}}, status: 413},
 		{name: "cross-site clear", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory"}}, header: []string{"Sec-Fetch-Site", "cross-site"}, status: 403},
 		{name: "clear with conflicting backends", method: http.MethodPost, path: "/cache-stats/clear", form: url.Values{"backend": {"memory", "redis"}}, status: 400},
+		// Strict parsing: a query that cannot be read is refused, never
+		// half-read (page 1 for "page=2;per_page=5", n=30 for junk).
+		get("/products?page=2;per_page=5", 400),
+		get("/benchmark?n=300&%zz", 400),
+		get("/products?"+strings.Repeat("a=1&", 10_001), 400),
+		get("/benchmark?n=%2B5", 400),
+		get("/benchmark?n=5&n=500", 400),
+		get("/products?page=%205", 400),
+		{name: "stampede n=+5", method: http.MethodPost, path: "/stampede", form: url.Values{"n": {"+5"}, "instances": {"2"}}, status: 400},
+		{name: "stampede n= 5", method: http.MethodPost, path: "/stampede", form: url.Values{"n": {" 5"}, "instances": {"2"}}, status: 400},
+		{name: "stampede conflicting n", method: http.MethodPost, path: "/stampede", ctype: "application/x-www-form-urlencoded", body: "n=5&n=500&instances=2", status: 400},
+		// Invisible characters that reorder or hide text.
+		edit("name with a right-to-left override", map[string]string{"name": "abc\u202edcba"}, 422),
+		edit("description with a zero-width space", map[string]string{"description": "a\u200bb"}, 422),
+		edit("name with a byte-order mark", map[string]string{"name": "\ufeffName"}, 422),
+		// Weather keys are bounded: an unknown city is a 404, never a key.
+		get("/api/weather?city=Atlantis", 404),
 	}
 	return cases
 }

@@ -70,8 +70,10 @@ const (
 	// staleTTL is how long the last good reading is kept to answer with
 	// when the upstream fails: long after the fresh copy expired.
 	staleTTL = 24 * time.Hour
-	// maxDelay bounds the simulated upstream's ?delay_ms= knob.
-	maxDelay = 60 * time.Second
+	// maxDelay bounds the simulated upstream's ?delay_ms= knob, well
+	// below the server's shutdown deadline (app.ShutdownTimeout, 10 s): a
+	// request held open with it can never make a clean stop time out.
+	maxDelay = 5 * time.Second
 	// upstreamPath is the simulated upstream's route.
 	upstreamPath = "/upstream/weather"
 )
