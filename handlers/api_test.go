@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"cacheworkshop/internal/testapp"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,34 +39,6 @@ type apiErrorBody struct {
 	Status int    `json:"status"`
 }
 
-// decodeJSON checks the response is JSON and decodes it into v.
-func decodeJSON(t *testing.T, r *testapp.Resp, v any) {
-	t.Helper()
-	if got, want := r.Header.Get("Content-Type"), "application/json; charset=utf-8"; got != want {
-		t.Fatalf("Content-Type: got %q, want %q (body %.200s)", got, want, r.Body)
-	}
-	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
-		t.Fatalf("decode %.200s: %v", r.Body, err)
-	}
-}
-
-// checkTiming checks the headers every data response carries.
-func checkTiming(t *testing.T, r *testapp.Resp, mode, outcome string) {
-	t.Helper()
-	if got := r.Header.Get("X-Cache-Mode"); got != mode {
-		t.Errorf("X-Cache-Mode: got %q, want %q", got, mode)
-	}
-	if got := r.Header.Get("X-Cache"); got != outcome {
-		t.Errorf("X-Cache: got %q, want %q", got, outcome)
-	}
-	st := r.Header.Get("Server-Timing")
-	for _, part := range []string{"cache;desc=", "db;", "total;dur="} {
-		if !strings.Contains(st, part) {
-			t.Errorf("Server-Timing %q lacks %q", st, part)
-		}
-	}
-}
-
 func TestAPIProductsPerMode(t *testing.T) {
 	a := testapp.New(t)
 	for _, mode := range []string{"none", "memory", "redis"} {
@@ -78,9 +49,9 @@ func TestAPIProductsPerMode(t *testing.T) {
 				if r.Status != http.StatusOK {
 					t.Fatalf("request %d: got %d, want 200: %s", i, r.Status, r.Body)
 				}
-				checkTiming(t, r, mode, wantOutcome(mode, second))
+				testapp.CheckTiming(t, r, mode, testapp.WantOutcome(mode, second))
 				var b apiListBody
-				decodeJSON(t, r, &b)
+				testapp.DecodeJSON(t, r, &b)
 				if got, want := len(b.Products), 10; got != want {
 					t.Fatalf("products: got %d, want %d", got, want)
 				}
@@ -116,9 +87,9 @@ func TestAPIProductPerMode(t *testing.T) {
 				if r.Status != http.StatusOK {
 					t.Fatalf("request %d: got %d, want 200: %s", i, r.Status, r.Body)
 				}
-				checkTiming(t, r, mode, wantOutcome(mode, second))
+				testapp.CheckTiming(t, r, mode, testapp.WantOutcome(mode, second))
 				var p apiProduct
-				decodeJSON(t, r, &p)
+				testapp.DecodeJSON(t, r, &p)
 				want := a.Product(7)
 				if p.ID != 7 || p.Name != want.Name || p.Version != want.Version || p.PriceCents != want.Price {
 					t.Errorf("got %+v, want the database row %+v", p, want)
@@ -147,7 +118,7 @@ func TestAPIData(t *testing.T) {
 				if r.Status != http.StatusOK {
 					t.Fatalf("request %d: got %d, want 200: %s", i, r.Status, r.Body)
 				}
-				checkTiming(t, r, mode, wantOutcome(mode, second))
+				testapp.CheckTiming(t, r, mode, testapp.WantOutcome(mode, second))
 				var d struct {
 					GeneratedAt string `json:"generated_at"`
 					TTL         int    `json:"ttl_s"`
@@ -157,7 +128,7 @@ func TestAPIData(t *testing.T) {
 						Count    int64  `json:"count"`
 					} `json:"categories"`
 				}
-				decodeJSON(t, r, &d)
+				testapp.DecodeJSON(t, r, &d)
 				if d.GeneratedAt == "" || d.TTL <= 0 || d.Products != 1000 || len(d.Categories) == 0 {
 					t.Errorf("payload: got %+v, want a timestamp, a TTL, 1000 products and categories", d)
 				}
@@ -201,7 +172,7 @@ func TestAPIErrors(t *testing.T) {
 						t.Fatalf("got %d, want %d: %s", r.Status, c.status, r.Body)
 					}
 					var e apiErrorBody
-					decodeJSON(t, r, &e)
+					testapp.DecodeJSON(t, r, &e)
 					if e.Status != c.status || !strings.Contains(e.Error, c.want) {
 						t.Errorf("got %+v, want status %d and an error containing %q", e, c.status, c.want)
 					}
@@ -230,7 +201,7 @@ func TestAPIProductConditional(t *testing.T) {
 			if nm.Status != http.StatusNotModified || nm.Body != "" {
 				t.Fatalf("If-None-Match: got %d with %d bytes, want 304 with none", nm.Status, len(nm.Body))
 			}
-			checkTiming(t, nm, mode, wantOutcome(mode, true))
+			testapp.CheckTiming(t, nm, mode, testapp.WantOutcome(mode, true))
 			if got := nm.Header.Get("ETag"); got != etag {
 				t.Errorf("304 ETag: got %q, want %q", got, etag)
 			}
@@ -246,13 +217,13 @@ func TestAPIProductConditional(t *testing.T) {
 				t.Errorf("ETag after edit: got %q, want a new one (old %q)", got, etag)
 			}
 			var q apiProduct
-			decodeJSON(t, after, &q)
+			testapp.DecodeJSON(t, after, &q)
 			if q.Name != "Renamed for the API" || q.Version != p.Version+1 {
 				t.Errorf("after edit: got name %q version %d, want %q version %d", q.Name, q.Version, "Renamed for the API", p.Version+1)
 			}
 			// The list API is invalidated by the same edit.
 			var l apiListBody
-			decodeJSON(t, a.Get(listPath), &l)
+			testapp.DecodeJSON(t, a.Get(listPath), &l)
 			if got := l.Products[id-21].Name; got != "Renamed for the API" {
 				t.Errorf("list after edit: got %q, want the new name", got)
 			}
@@ -285,7 +256,7 @@ func TestAPIRedisDown(t *testing.T) {
 				t.Errorf("X-Cache-Notice: got %q, want it to say Redis is unavailable", got)
 			}
 			var v map[string]any
-			decodeJSON(t, r, &v)
+			testapp.DecodeJSON(t, r, &v)
 		})
 	}
 }

@@ -16,16 +16,6 @@ import (
 
 var modes = []string{"none", "memory", "redis"}
 
-func wantOutcome(mode string, second bool) string {
-	switch {
-	case mode == "none":
-		return "BYPASS"
-	case second:
-		return "HIT"
-	}
-	return "MISS"
-}
-
 // TestPagesPerMode checks that every data page reports its mode, a real
 // MISS then HIT (BYPASS in none), and a Server-Timing breakdown.
 func TestPagesPerMode(t *testing.T) {
@@ -45,7 +35,7 @@ func TestPagesPerMode(t *testing.T) {
 					if got := r.Header.Get("X-Cache-Mode"); got != mode {
 						t.Errorf("X-Cache-Mode: got %q, want %q", got, mode)
 					}
-					if got, want := r.Header.Get("X-Cache"), wantOutcome(mode, second); got != want {
+					if got, want := r.Header.Get("X-Cache"), testapp.WantOutcome(mode, second); got != want {
 						t.Errorf("request %d X-Cache: got %q, want %q", i, got, want)
 					}
 					st := r.Header.Get("Server-Timing")
@@ -54,7 +44,7 @@ func TestPagesPerMode(t *testing.T) {
 							t.Errorf("Server-Timing %q lacks %q", st, part)
 						}
 					}
-					if want := `data-outcome="` + wantOutcome(mode, second) + `"`; !strings.Contains(r.Body, want) {
+					if want := `data-outcome="` + testapp.WantOutcome(mode, second) + `"`; !strings.Contains(r.Body, want) {
 						t.Errorf("request %d: page does not show %s", i, want)
 					}
 				}

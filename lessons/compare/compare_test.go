@@ -18,7 +18,7 @@ func TestComparePage(t *testing.T) {
 		t.Fatalf("got %d, want 200: %.300s", r.Status, r.Body)
 	}
 	// A measurement is never served from a cache, whatever the mode.
-	checkTiming(t, r, "memory", "BYPASS")
+	testapp.CheckTiming(t, r, "memory", "BYPASS")
 	if got, want := r.Header.Get("Cache-Control"), "no-store"; got != want {
 		t.Errorf("Cache-Control: got %q, want %q", got, want)
 	}
@@ -127,23 +127,5 @@ func TestComparePageRedisDown(t *testing.T) {
 	}
 	if strings.Count(r.Body, "40 HIT") != 1 {
 		t.Errorf("rows with 40 HITs: got %d, want 1 (memory only)", strings.Count(r.Body, "40 HIT"))
-	}
-}
-
-// checkTiming checks the headers every data response carries: the mode,
-// the outcome and a Server-Timing with cache, database and total entries.
-func checkTiming(t *testing.T, r *testapp.Resp, mode, outcome string) {
-	t.Helper()
-	if got := r.Header.Get("X-Cache-Mode"); got != mode {
-		t.Errorf("X-Cache-Mode: got %q, want %q", got, mode)
-	}
-	if got := r.Header.Get("X-Cache"); got != outcome {
-		t.Errorf("X-Cache: got %q, want %q", got, outcome)
-	}
-	st := r.Header.Get("Server-Timing")
-	for _, part := range []string{"cache;desc=", "db;", "total;dur="} {
-		if !strings.Contains(st, part) {
-			t.Errorf("Server-Timing %q lacks %q", st, part)
-		}
 	}
 }

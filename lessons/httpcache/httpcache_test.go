@@ -29,7 +29,7 @@ func TestStaticContentHeaders(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("got %d, want 200", r.Status)
 			}
-			checkTiming(t, r, mode, "BYPASS")
+			testapp.CheckTiming(t, r, mode, "BYPASS")
 			if got, want := r.Header.Get("Cache-Control"), "public, max-age=3600"; got != want || r.Header.Get("Set-Cookie") != "" {
 				t.Errorf("Cache-Control: got %q, want %q with no Set-Cookie", got, want)
 			}
@@ -60,7 +60,7 @@ func TestDynamicContentRevalidates(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("got %d, want 200", r.Status)
 	}
-	checkTiming(t, r, "memory", "BYPASS")
+	testapp.CheckTiming(t, r, "memory", "BYPASS")
 	if got, want := r.Header.Get("Cache-Control"), "no-cache, must-revalidate"; got != want {
 		t.Errorf("Cache-Control: got %q, want %q", got, want)
 	}
@@ -92,7 +92,7 @@ func TestDynamicContentRevalidates(t *testing.T) {
 				if r.Body != "" {
 					t.Errorf("304 body: got %d bytes, want none", len(r.Body))
 				}
-				checkTiming(t, r, "memory", "BYPASS")
+				testapp.CheckTiming(t, r, "memory", "BYPASS")
 			}
 		})
 	}
@@ -124,7 +124,7 @@ func TestConditionalContentETag(t *testing.T) {
 			if r.Status != http.StatusOK {
 				t.Fatalf("got %d, want 200", r.Status)
 			}
-			checkTiming(t, r, mode, "BYPASS")
+			testapp.CheckTiming(t, r, mode, "BYPASS")
 			etag := r.Header.Get("ETag")
 			if etag == "" {
 				t.Fatal("no ETag")
@@ -182,7 +182,7 @@ func TestDetailConditional(t *testing.T) {
 			if nm.Status != http.StatusNotModified || nm.Body != "" {
 				t.Fatalf("If-None-Match: got %d with %d bytes, want 304 with none", nm.Status, len(nm.Body))
 			}
-			checkTiming(t, nm, mode, wantOutcome(mode, true))
+			testapp.CheckTiming(t, nm, mode, testapp.WantOutcome(mode, true))
 			if e := a.Post("/products/"+itoa(id)+"/edit", testapp.EditForm(p, map[string]string{"stock": "77"})); e.Status != http.StatusSeeOther {
 				t.Fatalf("edit: got %d, want 303", e.Status)
 			}
@@ -252,36 +252,6 @@ func TestStaticAssetsFingerprinted(t *testing.T) {
 			}
 		})
 	}
-}
-
-// checkTiming checks the headers every data response carries: the mode,
-// the outcome and a Server-Timing with cache, database and total entries.
-func checkTiming(t *testing.T, r *testapp.Resp, mode, outcome string) {
-	t.Helper()
-	if got := r.Header.Get("X-Cache-Mode"); got != mode {
-		t.Errorf("X-Cache-Mode: got %q, want %q", got, mode)
-	}
-	if got := r.Header.Get("X-Cache"); got != outcome {
-		t.Errorf("X-Cache: got %q, want %q", got, outcome)
-	}
-	st := r.Header.Get("Server-Timing")
-	for _, part := range []string{"cache;desc=", "db;", "total;dur="} {
-		if !strings.Contains(st, part) {
-			t.Errorf("Server-Timing %q lacks %q", st, part)
-		}
-	}
-}
-
-// wantOutcome is a cached page's X-Cache: BYPASS in mode none, else a
-// MISS the first time and a HIT the second.
-func wantOutcome(mode string, second bool) string {
-	switch {
-	case mode == "none":
-		return "BYPASS"
-	case second:
-		return "HIT"
-	}
-	return "MISS"
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

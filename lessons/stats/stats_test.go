@@ -4,7 +4,6 @@ import (
 	"cacheworkshop/app"
 	"cacheworkshop/internal/testapp"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,36 +49,8 @@ func stats(t *testing.T, a *testapp.App) statsBody {
 		t.Fatalf("/api/cache-stats: got %d, want 200: %s", r.Status, r.Body)
 	}
 	var s statsBody
-	decodeJSON(t, r, &s)
+	testapp.DecodeJSON(t, r, &s)
 	return s
-}
-
-// decodeJSON checks the response is JSON and decodes it into v.
-func decodeJSON(t *testing.T, r *testapp.Resp, v any) {
-	t.Helper()
-	if got, want := r.Header.Get("Content-Type"), "application/json; charset=utf-8"; got != want {
-		t.Fatalf("Content-Type: got %q, want %q (body %.200s)", got, want, r.Body)
-	}
-	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
-		t.Fatalf("decode %.200s: %v", r.Body, err)
-	}
-}
-
-// checkTiming checks the headers every response of the lesson carries.
-func checkTiming(t *testing.T, r *testapp.Resp, mode, outcome string) {
-	t.Helper()
-	if got := r.Header.Get("X-Cache-Mode"); got != mode {
-		t.Errorf("X-Cache-Mode: got %q, want %q", got, mode)
-	}
-	if got := r.Header.Get("X-Cache"); got != outcome {
-		t.Errorf("X-Cache: got %q, want %q", got, outcome)
-	}
-	st := r.Header.Get("Server-Timing")
-	for _, part := range []string{"cache;desc=", "db;", "total;dur="} {
-		if !strings.Contains(st, part) {
-			t.Errorf("Server-Timing %q lacks %q", st, part)
-		}
-	}
 }
 
 // redisKeys lists the keys under cw: in two groups: the generation
@@ -107,12 +78,12 @@ func TestStatsJSON(t *testing.T) {
 		a.Get("/products?page=3&cache=" + mode) // HIT
 	}
 	r := a.Get("/api/cache-stats")
-	checkTiming(t, r, "memory", "BYPASS")
+	testapp.CheckTiming(t, r, "memory", "BYPASS")
 	if got, want := r.Header.Get("Cache-Control"), "no-store"; got != want {
 		t.Errorf("Cache-Control: got %q, want %q", got, want)
 	}
 	var s statsBody
-	decodeJSON(t, r, &s)
+	testapp.DecodeJSON(t, r, &s)
 	for _, b := range []backendBody{s.Memory, s.Redis} {
 		t.Run(b.Name, func(t *testing.T) {
 			if !b.Available || b.Error != "" {
@@ -152,7 +123,7 @@ func TestStatsPage(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("got %d, want 200", r.Status)
 	}
-	checkTiming(t, r, "memory", "BYPASS")
+	testapp.CheckTiming(t, r, "memory", "BYPASS")
 	for _, want := range []string{`data-stat="memory.hits"`, `data-stat="redis.server.used_memory_human"`,
 		`action="/cache-stats/clear"`, `name="backend" value="memory"`, `name="backend" value="redis"`,
 		"<h2>Try this</h2>", "stats.js", `id="redis-error" role="alert" hidden`} {
