@@ -96,7 +96,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		a.RedisLabel = "Redis (embedded)"
 	}
 	a.Memory = cache.NewMemory(cache.MemoryConfig{MaxBytes: cfg.MemoryBytes, DefaultTTL: cfg.TTL})
-	a.Redis = cache.NewRedis(cache.RedisConfig{Client: rdb, Prefix: cfg.RedisPrefix, DefaultTTL: cfg.TTL,
+	// Every Redis key carries the database's epoch: a new database's
+	// change ids start from 1 again, so it must not share generations or
+	// pages with another database that used the same Redis.
+	a.Redis = cache.NewRedis(cache.RedisConfig{Client: rdb, Prefix: cfg.RedisPrefix + store.Epoch() + ":", DefaultTTL: cfg.TTL,
 		Label: a.RedisLabel, Guard: cache.NewGuard()})
 	id := make([]byte, 6)
 	_, _ = rand.Read(id)

@@ -243,9 +243,6 @@ func (inv *Invalidator) poll(ctx context.Context) {
 }
 
 func (inv *Invalidator) pollOnce(ctx context.Context) error {
-	if true {
-		return nil
-	}
 	changed, err := inv.Log.Changed(ctx)
 	if err != nil || !changed {
 		return err

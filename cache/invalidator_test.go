@@ -195,3 +195,23 @@ func TestApplyInOrder(t *testing.T) {
 		t.Errorf("applied: got %d, %v, want 2", n, err)
 	}
 }
+
+// TestInvalidatorRedisEmptied: a Redis that restarts empty while nobody
+// edits must be caught up by the next read that finds it behind, not only
+// by the next edit.
+func TestInvalidatorRedisEmptied(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := testredis.Start(t)
+	log := &fakeLog{}
+	b := newInstance(t, ctx, srv, log, "b")
+	b.inv.Committed(ctx, log.add("product:7"))
+	if _, err := read(ctx, b.rc); err != nil {
+		t.Fatalf("read before the restart: %v", err)
+	}
+	srv.Restart() // an empty server: it has applied nothing
+	eventually(t, 3*time.Second, "Redis trusted again without an edit", func() bool {
+		_, err := read(ctx, b.rc)
+		return err == nil
+	})
+}

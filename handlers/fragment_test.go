@@ -231,7 +231,7 @@ func TestNoRequestDataInCache(t *testing.T) {
 		}
 	}
 	var keys []string
-	it := a.RedisServer.Client().Scan(ctx, 0, "cw:*", 1000).Iterator()
+	it := a.RedisServer.Client().Scan(ctx, 0, a.Redis.Prefix()+"*", 1000).Iterator()
 	for it.Next(ctx) {
 		keys = append(keys, it.Val())
 	}
@@ -240,7 +240,7 @@ func TestNoRequestDataInCache(t *testing.T) {
 	}
 	checked := 0
 	for _, k := range keys {
-		if strings.HasPrefix(k, "cw:gen:") {
+		if strings.HasPrefix(k, a.Redis.Prefix()+"gen:") {
 			continue
 		}
 		v, err := a.RedisServer.Client().Get(ctx, k).Bytes()
@@ -248,7 +248,7 @@ func TestNoRequestDataInCache(t *testing.T) {
 			check("redis", k, v)
 			checked++
 		}
-		if mv, found, _ := a.Memory.Get(ctx, strings.TrimPrefix(k, "cw:")); found {
+		if mv, found, _ := a.Memory.Get(ctx, strings.TrimPrefix(k, a.Redis.Prefix())); found {
 			check("memory", k, mv)
 		}
 	}

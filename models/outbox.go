@@ -2,7 +2,9 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +32,34 @@ const outboxSchema = `CREATE TABLE IF NOT EXISTS invalidations (
 	names TEXT NOT NULL,
 	created_at DATETIME NOT NULL
 )`
+
+// metaSchema holds facts about the database itself.
+const metaSchema = `CREATE TABLE IF NOT EXISTS workshop_meta (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+)`
+
+// initEpoch gives a new database its epoch, once: a random name that no
+// other database shares. Change ids start again from 1 in a new database,
+// so caches shared by several databases (one Redis, a deleted and
+// re-created data/workshop.db) keep each database's keys apart by epoch.
+func initEpoch(db *gorm.DB) (string, error) {
+	b := make([]byte, 5)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	if err := db.Exec(`INSERT OR IGNORE INTO workshop_meta (key, value) VALUES ('epoch', ?)`, hex.EncodeToString(b)).Error; err != nil {
+		return "", err
+	}
+	var epoch string
+	err := db.Raw(`SELECT value FROM workshop_meta WHERE key = 'epoch'`).Scan(&epoch).Error
+	return epoch, err
+}
+
+// Epoch is the database's own random name, made when it was created: the
+// part of every shared cache key that tells this database's entries and
+// change ids from another's.
+func (s *Store) Epoch() string { return s.epoch }
 
 // record appends a change to the outbox inside tx.
 func record(tx *gorm.DB, names []string) (Change, error) {

@@ -28,6 +28,9 @@ type Store struct {
 	count    *sql.Stmt
 	listErr  error
 
+	// epoch names this database (see Epoch).
+	epoch string
+
 	// queries counts every statement run, for the bench; each is also
 	// timed into its request's trace by s.query.
 	queries atomic.Int64
@@ -78,7 +81,12 @@ func Open(path string) (*Store, error) {
 	if err := db.AutoMigrate(&Product{}); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	if err := db.Exec(outboxSchema).Error; err != nil {
+	for _, schema := range []string{outboxSchema, metaSchema} {
+		if err := db.Exec(schema).Error; err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if st.epoch, err = initEpoch(db); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	return st, nil

@@ -105,7 +105,7 @@ func TestBenchmarkRejectsBadN(t *testing.T) {
 		}
 	}
 	// A rejected request stores nothing.
-	if keys, err := a.RedisServer.Client().Keys(context.Background(), "cw:fib:*").Result(); err != nil || len(keys) != 0 {
+	if keys, err := a.RedisServer.Client().Keys(context.Background(), a.Redis.Prefix()+"fib:*").Result(); err != nil || len(keys) != 0 {
 		t.Errorf("redis fib keys after bad requests = %v (%v), want none", keys, err)
 	}
 }
@@ -159,13 +159,13 @@ func TestBenchmarkWholeResultCache(t *testing.T) {
 			}
 			// The Redis memo cleans up after itself; only the whole result
 			// (in redis mode) stays.
-			keys, err := a.RedisServer.Client().Keys(context.Background(), "cw:fib:*").Result()
+			keys, err := a.RedisServer.Client().Keys(context.Background(), a.Redis.Prefix()+"fib:*").Result()
 			if err != nil {
 				t.Fatal(err)
 			}
 			var want []string
 			if tt.mode == "redis" {
-				want = []string{"cw:fib:result:27"}
+				want = []string{a.Redis.Prefix() + "fib:result:27"}
 			}
 			if !slices.Equal(keys, want) {
 				t.Errorf("redis fib keys after the runs = %v, want %v", keys, want)

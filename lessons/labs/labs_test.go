@@ -160,7 +160,7 @@ func TestStampedeLab(t *testing.T) {
 	}
 	// The lab's keys live under its own prefix and are gone after the
 	// run; its reads do not count as the pages' Redis lookups.
-	if keys, err := a.RedisServer.Client().Keys(ctx, "cw:lab:stampede:*").Result(); err != nil || len(keys) != 0 {
+	if keys, err := a.RedisServer.Client().Keys(ctx, a.Redis.Prefix()+"lab:stampede:*").Result(); err != nil || len(keys) != 0 {
 		t.Errorf("lab keys after the run: got %v (%v), want none", keys, err)
 	}
 	if after := a.Redis.Stats(); after.Hits != before.Hits || after.Misses != before.Misses || after.Sets != before.Sets {

@@ -52,7 +52,7 @@ func fill(t *testing.T, a *testapp.App, from, n int) {
 	ctx := context.Background()
 	pipe := a.RedisServer.Client().Pipeline()
 	for i := from; i < from+n; i++ {
-		pipe.Set(ctx, "cw:filler:"+strconv.Itoa(i), "x", 0)
+		pipe.Set(ctx, a.Redis.Prefix()+"filler:"+strconv.Itoa(i), "x", 0)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestStatsKeyCountIsIncremental(t *testing.T) {
 	a.Get("/products?cache=redis") // some of the workshop's own keys too
 	fill(t, a, 0, 20_000)
 	exact := func() int {
-		keys, err := rdb.Keys(ctx, "cw:*").Result()
+		keys, err := rdb.Keys(ctx, a.Redis.Prefix()+"*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,12 +57,12 @@ func stats(t *testing.T, a *testapp.App) statsBody {
 // counters, which a clear keeps, and the rest.
 func redisKeys(t *testing.T, a *testapp.App) (gens, others []string) {
 	t.Helper()
-	keys, err := a.RedisServer.Client().Keys(context.Background(), "cw:*").Result()
+	keys, err := a.RedisServer.Client().Keys(context.Background(), a.Redis.Prefix()+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if strings.HasPrefix(k, "cw:gen:") {
+		if strings.HasPrefix(k, a.Redis.Prefix()+"gen:") {
 			gens = append(gens, k)
 		} else {
 			others = append(others, k)
@@ -107,8 +107,9 @@ func TestStatsJSON(t *testing.T) {
 	if s.Redis.Bytes != nil {
 		t.Errorf("redis bytes: got %d, want absent", *s.Redis.Bytes)
 	}
-	if s.Redis.Prefix != "cw:" {
-		t.Errorf("redis prefix: got %q, want %q", s.Redis.Prefix, "cw:")
+	// The prefix is cw: and the database's epoch.
+	if want := a.Redis.Prefix(); s.Redis.Prefix != want || !strings.HasPrefix(want, "cw:") {
+		t.Errorf("redis prefix: got %q, want %q", s.Redis.Prefix, want)
 	}
 	srv := s.Redis.Server
 	if srv == nil || srv.UsedMemoryHuman == "" || srv.UsedMemoryPeakHuman == "" || srv.MemFragmentationRatio == nil ||
@@ -180,7 +181,7 @@ func TestStatsClearRedisOnlyOurKeys(t *testing.T) {
 		}
 	}
 	page := a.Get("/cache-stats", "Cookie", cookie)
-	want := "Cleared Redis: " + plural(len(ours), "key", "keys") + " under cw: removed"
+	want := "Cleared Redis: " + plural(len(ours), "key", "keys") + " under " + a.Redis.Prefix() + " removed"
 	if n := strings.Count(page.Body, want); n != 1 ||
 		!strings.Contains(page.Body, plural(len(gens), "key remains", "keys remain")+", the generation counters") ||
 		!strings.Contains(page.Body, "Other keys in the same Redis were not touched") {

@@ -196,7 +196,7 @@ func TestWeatherRejectsBadCity(t *testing.T) {
 		}
 	}
 	// Nothing was stored for any of them.
-	if keys, _ := a.RedisServer.Client().Keys(context.Background(), "cw:weather:*").Result(); len(keys) != 0 {
+	if keys, _ := a.RedisServer.Client().Keys(context.Background(), a.Redis.Prefix()+"weather:*").Result(); len(keys) != 0 {
 		t.Errorf("redis weather keys after bad requests: %v, want none", keys)
 	}
 	if st := a.Memory.Stats(); st.Sets != 0 {
@@ -301,7 +301,7 @@ func TestWeatherUpstreamFailure(t *testing.T) {
 				}
 			}
 			// Failures are never cached.
-			if keys, _ := a.RedisServer.Client().Keys(context.Background(), "cw:weather:*").Result(); len(keys) != 0 {
+			if keys, _ := a.RedisServer.Client().Keys(context.Background(), a.Redis.Prefix()+"weather:*").Result(); len(keys) != 0 {
 				t.Errorf("redis weather keys after failures: %v, want none", keys)
 			}
 		})

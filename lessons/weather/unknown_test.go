@@ -21,7 +21,7 @@ func weatherKeys(t *testing.T, a *testapp.App) []string {
 	t.Helper()
 	ctx := context.Background()
 	var keys []string
-	iter := a.RedisServer.Client().Scan(ctx, 0, "cw:weather:*", 1000).Iterator()
+	iter := a.RedisServer.Client().Scan(ctx, 0, a.Redis.Prefix()+"weather:*", 1000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
@@ -90,8 +90,8 @@ func TestWeatherUnknownCity(t *testing.T) {
 			keys := weatherKeys(t, a)
 			var want []string
 			if mode == "redis" {
-				want = []string{"cw:weather:unknown"}
-				ttl, err := a.RedisServer.Client().TTL(context.Background(), "cw:weather:unknown").Result()
+				want = []string{a.Redis.Prefix() + "weather:unknown"}
+				ttl, err := a.RedisServer.Client().TTL(context.Background(), a.Redis.Prefix()+"weather:unknown").Result()
 				if err != nil || ttl <= 0 || ttl > 30*time.Second {
 					t.Errorf("TTL of cw:weather:unknown = %v (%v), want in (0, 30 s]", ttl, err)
 				}
@@ -136,7 +136,7 @@ func TestWeatherRandomNamesMakeNoKeys(t *testing.T) {
 	}
 	countRedis := func() int {
 		n := 0
-		iter := rdb.Scan(ctx, 0, "cw:*", 1000).Iterator()
+		iter := rdb.Scan(ctx, 0, a.Redis.Prefix()+"*", 1000).Iterator()
 		for iter.Next(ctx) {
 			n++
 		}
@@ -146,7 +146,7 @@ func TestWeatherRandomNamesMakeNoKeys(t *testing.T) {
 		return n
 	}
 	redisBefore, memBefore, callsBefore := countRedis(), a.Memory.Stats().Entries, up.calls.Load()
-	if got, want := weatherKeys(t, a), []string{"cw:weather:paris", "cw:weather:stale:paris", "cw:weather:unknown"}; !slices.Equal(got, want) {
+	if got, want := weatherKeys(t, a), []string{a.Redis.Prefix() + "weather:paris", a.Redis.Prefix() + "weather:stale:paris", a.Redis.Prefix() + "weather:unknown"}; !slices.Equal(got, want) {
 		t.Fatalf("redis weather keys after warming: %v, want %v", got, want)
 	}
 
