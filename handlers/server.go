@@ -131,11 +131,8 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler. The trace starts here, before
-// routing, so its total covers everything the server does for the request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.handler.ServeHTTP(w, r.WithContext(trace.NewContext(r.Context(), trace.New())))
-}
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // backend returns the cache of a mode, or nil for mode none.
 func (s *Server) backend(m cache.Mode) cache.Cache {
