@@ -13,6 +13,10 @@ import (
 type layoutData struct {
 	Title   string
 	Section string // the navigation's current section
+	// Nav marks the current section for the navigation's markup: a field
+	// test per link there, where eq would be a function call per link on
+	// every uncached page.
+	Nav navSection
 	Mode    cache.Mode
 	// ModeLabel is the current mode's display name.
 	ModeLabel string
@@ -40,9 +44,38 @@ func (s *Server) layout(req page.Request, title, section string, content any, fr
 	d := layoutData{Title: title, Section: section, Mode: req.Mode, ModeLabel: s.label(req.Mode),
 		RedisLabel: s.cfg.RedisLabel, Content: content, Req: fr}
 	d.FooterKey = req.Mode.String() + ":" + d.ModeLabel
+	d.Nav = navSectionOf(section)
 	for _, m := range cache.Modes {
 		d.Modes = append(d.Modes, modeLink{Mode: m.String(), Label: s.label(m),
 			URL: req.URLWith("cache", m.String()), Current: m == req.Mode})
 	}
 	return d
+}
+
+// navSection says which section of the navigation is current.
+type navSection struct {
+	Products, Compare, Benchmark, Weather, Stats, HTTP, Stampede, Faults bool
+}
+
+func navSectionOf(section string) navSection {
+	var n navSection
+	switch section {
+	case "products":
+		n.Products = true
+	case "compare":
+		n.Compare = true
+	case "benchmark":
+		n.Benchmark = true
+	case "weather":
+		n.Weather = true
+	case "stats":
+		n.Stats = true
+	case "http":
+		n.HTTP = true
+	case "stampede":
+		n.Stampede = true
+	case "faults":
+		n.Faults = true
+	}
+	return n
 }
