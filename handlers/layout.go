@@ -16,8 +16,8 @@ type layoutData struct {
 	// Nav marks the current section for the navigation's markup: a field
 	// test per link there, where eq would be a function call per link on
 	// every uncached page.
-	Nav navSection
-	Mode    cache.Mode
+	Nav  navSection
+	Mode cache.Mode
 	// ModeLabel is the current mode's display name.
 	ModeLabel string
 	// Modes are the mode switch's links: this page in every mode.
