@@ -2,7 +2,9 @@ package testapp
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -48,4 +50,24 @@ func DecodeJSON(t testing.TB, r *Resp, v any) {
 	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
 		t.Fatalf("decode %.200s: %v", r.Body, err)
 	}
+}
+
+// GetParallel sends n concurrent GETs of path and returns their statuses
+// (0 for a request that failed in transport, which is also reported).
+func (a *App) GetParallel(n int, path string) []int {
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Go(func() {
+			res, err := http.Get(a.TS.URL + path)
+			if err != nil {
+				a.T.Error(err)
+				return
+			}
+			statuses[i] = res.StatusCode
+			_ = res.Body.Close()
+		})
+	}
+	wg.Wait()
+	return statuses
 }

@@ -348,20 +348,7 @@ func TestBenchmarkNaiveOneAtATime(t *testing.T) {
 // too cheap to take turns, so a burst of small n is never refused.
 func TestBenchmarkCheapNaiveRunsAtOnce(t *testing.T) {
 	a := testapp.New(t)
-	var wg sync.WaitGroup
-	statuses := make([]int, 16)
-	for i := range statuses {
-		wg.Go(func() {
-			res, err := http.Get(a.TS.URL + "/benchmark?cache=none&n=20")
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			statuses[i] = res.StatusCode
-			_ = res.Body.Close()
-		})
-	}
-	wg.Wait()
+	statuses := a.GetParallel(16, "/benchmark?cache=none&n=20")
 	for i, st := range statuses {
 		if st != http.StatusOK {
 			t.Errorf("request %d: status %v, want %v", i, st, http.StatusOK)

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -381,20 +380,7 @@ func TestWeatherConcurrentMissesShareOneCall(t *testing.T) {
 			up := newFakeUpstream(t)
 			up.state.Store("lagging")
 			a := testapp.New(t, func(c *app.Config) { c.WeatherURL = up.srv.URL })
-			var wg sync.WaitGroup
-			statuses := make([]int, 8)
-			for i := range statuses {
-				wg.Go(func() {
-					res, err := http.Get(a.TS.URL + "/api/weather?city=Nantes&cache=" + tt.mode)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					statuses[i] = res.StatusCode
-					_ = res.Body.Close()
-				})
-			}
-			wg.Wait()
+			statuses := a.GetParallel(8, "/api/weather?city=Nantes&cache="+tt.mode)
 			for i, st := range statuses {
 				if st != http.StatusOK {
 					t.Errorf("request %d: status %v, want %v", i, st, http.StatusOK)
