@@ -2,11 +2,17 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-short vet fmt bench e2e clean
+.PHONY: run run-many build test test-short vet fmt bench e2e clean
 
 ## run: serve the workshop on http://127.0.0.1:8080 (ADDR, REDIS_URL, ... override)
 run:
 	$(GO) run .
+
+## run-many: three instances (ports 8081-8083, one database, one Redis)
+## behind nginx on http://127.0.0.1:8080, as a load balancer and shared
+## HTTP cache (deploy/nginx.conf). Needs nginx: apt-get install nginx.
+run-many:
+	deploy/run-many
 
 ## build: compile the server to ./cacheworkshop
 build:
