@@ -26,6 +26,7 @@ import (
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/instances"
 	"cacheworkshop/lessons/labs"
+	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/weather"
 	"cacheworkshop/models"
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			stats.New(),
 			labs.New(),
 			instances.New(),
+			proxycache.New(),
 		},
 	})
 	if err != nil {
