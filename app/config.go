@@ -89,7 +89,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Addr, "addr", env("ADDR", c.Addr), "listen address (env ADDR)")
 	fs.StringVar(&c.DatabasePath, "database-path", env("DATABASE_PATH", c.DatabasePath), "SQLite file; its folder is created (env DATABASE_PATH)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", c.RedisURL), "Redis server; if none answers, an embedded one is started (env REDIS_URL)")
-	fs.StringVar(&mode, "cache-default", env("CACHE_DEFAULT", c.DefaultMode.String()), "mode when a request names none: none, memory or redis (env CACHE_DEFAULT)")
+	fs.StringVar(&mode, "cache-default", env("CACHE_DEFAULT", c.DefaultMode.String()), "mode when a request names none: none, memory, redis or tiered (env CACHE_DEFAULT)")
 	fs.StringVar(&ttl, "cache-ttl", env("CACHE_TTL", c.TTL.String()), "how long cached pages live (env CACHE_TTL)")
 	fs.StringVar(&slow, "slow-query-ms", env("SLOW_QUERY_MS", strconv.Itoa(int(c.SlowQuery.Milliseconds()))), "simulated database latency added to uncached detail lookups, in ms (env SLOW_QUERY_MS)")
 	fs.StringVar(&mem, "memory-cache-mb", env("MEMORY_CACHE_MB", strconv.Itoa(int(c.MemoryBytes>>20))), "byte budget of the in-process cache, in MiB (env MEMORY_CACHE_MB)")
@@ -130,10 +130,10 @@ func ParseConfig(args []string) (Config, error) {
 		return c, fmt.Errorf("INSTANCE: %q is not a name of 1 to 40 letters, digits, dots, dashes, underscores or colons", c.Instance)
 	}
 	switch mode {
-	case "none", "memory", "redis":
+	case "none", "memory", "redis", "tiered":
 		c.DefaultMode, _ = cache.ParseMode(mode, cache.ModeMemory)
 	default:
-		return c, fmt.Errorf("CACHE_DEFAULT: %q is not one of none, memory, redis", mode)
+		return c, fmt.Errorf("CACHE_DEFAULT: %q is not one of none, memory, redis, tiered", mode)
 	}
 	return c, nil
 }

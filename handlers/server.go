@@ -100,6 +100,8 @@ type Server struct {
 	hosts    *hostNames
 	kit      *Kit
 	handler  http.Handler
+	// tiered is the tiered mode's cache: Memory in front of Redis.
+	tiered *cache.Tiered
 	// counts are this instance's responses per mode (see instance.go).
 	counts []modeCounters
 	// categories maps product id to category, for detail-page keys.
@@ -125,6 +127,9 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, assets: newAssets(sfs, cfg.Dev),
 		failures: &cache.FailureLog{Log: cfg.Logger}, hosts: newHostNames(cfg.Addr, cfg.AllowedHosts),
 		counts: make([]modeCounters, len(cache.Modes))}
+	if cfg.Memory != nil && cfg.Redis != nil {
+		s.tiered = &cache.Tiered{Front: cfg.Memory, Back: cfg.Redis}
+	}
 	funcs := fragment.Funcs()
 	funcs["money"] = models.FormatMoney
 	funcs["static"] = s.assets.URL
@@ -155,6 +160,10 @@ func (s *Server) backend(m cache.Mode) cache.Cache {
 		return s.cfg.Memory
 	case cache.ModeRedis:
 		return s.cfg.Redis
+	case cache.ModeTiered:
+		if s.tiered != nil {
+			return s.tiered
+		}
 	}
 	return nil
 }
