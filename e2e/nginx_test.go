@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cacheworkshop/deploy"
 )
 
 // The nginx test runs what make run-many runs: three real processes of the
@@ -41,26 +43,16 @@ func nginxPath(t *testing.T) string {
 func startNginx(t *testing.T, c *cluster, ins ...*instance) *instance {
 	t.Helper()
 	bin := nginxPath(t)
-	tmpl, err := os.ReadFile(filepath.Join("..", "deploy", "nginx.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	run := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(run, "cache"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var ups strings.Builder
+	var ups []string
 	for _, in := range ins {
-		ups.WriteString("        server " + in.addr + ";\n")
+		ups = append(ups, in.addr)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(stablePort(t))
-	conf := strings.NewReplacer("@RUN@", run, "@LISTEN@", addr).Replace(string(tmpl))
-	conf = strings.Replace(conf, "\n@UPSTREAMS@\n", "\n"+ups.String(), 1)
-	if os.Geteuid() == 0 {
-		// As root, nginx's workers would run as nobody, who cannot write
-		// the test's folder (deploy/run-many does the same).
-		conf = "user root;\n" + conf
-	}
+	conf := deploy.NginxConfig(run, addr, ups, os.Geteuid() == 0)
 	path := filepath.Join(run, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
