@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 	"cacheworkshop/lessons/compare"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
+	"cacheworkshop/lessons/instances"
 	"cacheworkshop/lessons/labs"
+	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/weather"
 	"cacheworkshop/models"
@@ -62,6 +65,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		log = slog.Default()
 	}
 	redis.SetLogger(quietRedisLog{})
+	if cfg.Instance == "" {
+		cfg.Instance = defaultInstance(cfg.Addr)
+	}
 	a := &App{Config: cfg, log: log}
 	ok := false
 	defer func() {
@@ -116,7 +122,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		DefaultMode: cfg.DefaultMode, TTL: cfg.TTL, SlowQuery: cfg.SlowQuery,
 		Dev: cfg.Dev, TemplateDir: cfg.TemplateDir, StaticDir: cfg.StaticDir, Logger: log,
 		AdminToken: cfg.AdminToken, EditRequiresAdmin: cfg.EditAdmin, Pprof: cfg.Pprof, NoPageCache: cfg.NoPageCache,
-		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts,
+		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, Instance: cfg.Instance,
 		Lessons: []handlers.Lesson{
 			fib.New(),
 			weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL}),
@@ -124,6 +130,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
+			instances.New(),
+			proxycache.New(),
 		},
 	})
 	if err != nil {
@@ -166,6 +174,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer stop()
 	go a.Invalidator.Run(lctx)
 	go a.watchRedisURL(lctx)
+	a.RunLessons(lctx)
 	a.log.Info("Cache Workshop is serving", "url", "http://"+ln.Addr().String(), "cache_default", a.Config.DefaultMode.String(),
 		"redis", a.RedisLabel, "database", a.Config.DatabasePath)
 	errc := make(chan error, 1)
@@ -192,6 +201,33 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped cleanly")
 	return nil
+}
+
+// RunLessons starts the background work of the lessons that have some
+// (handlers.Runner), until ctx ends.
+func (a *App) RunLessons(ctx context.Context) {
+	for _, l := range a.Server.Lessons() {
+		if r, ok := l.(handlers.Runner); ok {
+			go r.Run(ctx)
+		}
+	}
+}
+
+// defaultInstance names a process that was not given INSTANCE: the host
+// name and the listen port, which tell apart several processes on one
+// machine and one process on several.
+func defaultInstance(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		host += ":" + port
+	}
+	if len(host) > 40 {
+		host = host[len(host)-40:]
+	}
+	return host
 }
 
 // quietRedisLog drops go-redis's internal pool chatter (dial retries while

@@ -32,6 +32,16 @@ func backends() []backend {
 			t.Cleanup(func() { _ = c.Close() })
 			return cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "test:"})
 		}},
+		{"tiered", func(t *testing.T) cache.Cache {
+			srv := testredis.Start(t)
+			c, err := cache.NewRedisClient(srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			return &cache.Tiered{Front: cache.NewMemory(cache.MemoryConfig{MaxBytes: 1 << 20}),
+				Back: cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "test:"})}
+		}},
 	}
 }
 
