@@ -142,6 +142,28 @@ func TestRedisCluster(t *testing.T) {
 	if r := a.Get("/cache-stats"); !strings.Contains(r.Body, "The cluster&#39;s nodes") && !strings.Contains(r.Body, "The cluster's nodes") {
 		t.Error("stats page lacks the node table")
 	}
+
+	// One node down: Redis-mode pages still work (from the database where
+	// their keys are on that node), and the statistics say which node.
+	down := cl.Nodes[1]
+	down.Stop()
+	for _, pg := range append(pages, "/products/7?cache=redis") {
+		if r := a.Get(pg); r.Status != http.StatusOK {
+			t.Errorf("%s with node %s down: got %d, want 200", pg, down.Addr, r.Status)
+		}
+	}
+	testapp.DecodeJSON(t, a.Get("/api/cache-stats"), &stats)
+	if stats.Redis.Available {
+		t.Error("stats with a node down: got available, want unavailable")
+	}
+	for _, n := range stats.Redis.Nodes {
+		if failed := n.Error != ""; failed != (n.Addr == down.Addr) {
+			t.Errorf("stats node %s with %s down: got error %q", n.Addr, down.Addr, n.Error)
+		}
+	}
+	if len(stats.Redis.Nodes) != len(cl.Nodes) {
+		t.Errorf("stats with a node down: got %d nodes, want all %d listed", len(stats.Redis.Nodes), len(cl.Nodes))
+	}
 }
 
 // nodeKeys counts the keys under prefix on one node.

@@ -178,42 +178,34 @@ type Node struct {
 	// Addr is the node's host:port.
 	Addr string
 	// Role is "master" or "replica" in a cluster, "standalone" for a
-	// single server.
+	// single server, empty when the node did not answer.
 	Role string
 	// Slots are the hash slot ranges a master serves, e.g. "0-5460".
 	Slots []string
 	// Client talks to this node alone (INFO and SCAN are per node).
 	Client *redis.Client
+	// Err is why the node could not describe itself.
+	Err error
 }
 
-// Nodes lists the servers behind the client, sorted by address: the one
-// server, or every node of a cluster with the slots each master serves.
+// Nodes lists the servers behind the client: the one server, or every
+// node of a cluster, masters in slot order. Each cluster node describes
+// itself (the "myself" line of its CLUSTER NODES), so a node that is down
+// is listed with its error while the others still answer.
 func (r *Redis) Nodes(ctx context.Context) ([]Node, error) {
 	switch c := r.client.(type) {
 	case *redis.Client:
 		return []Node{{Addr: c.Options().Addr, Role: "standalone", Client: c}}, nil
 	case *redis.ClusterClient:
-		slots, err := c.ClusterSlots(ctx).Result()
-		if err != nil {
-			return nil, r.fail("CLUSTER SLOTS", err)
-		}
-		served := map[string][]string{}
-		for _, s := range slots {
-			if len(s.Nodes) > 0 {
-				a := s.Nodes[0].Addr
-				served[a] = append(served[a], strconv.Itoa(s.Start)+"-"+strconv.Itoa(s.End))
-			}
-		}
 		var (
 			mu    sync.Mutex
 			nodes []Node
 		)
-		err = c.ForEachShard(ctx, func(_ context.Context, nc *redis.Client) error {
-			a := nc.Options().Addr
-			n := Node{Addr: a, Role: "replica", Client: nc}
-			if sl, ok := served[a]; ok {
-				n.Role = "master"
-				n.Slots = sl
+		err := c.ForEachShard(ctx, func(ctx context.Context, nc *redis.Client) error {
+			n := Node{Addr: nc.Options().Addr, Client: nc}
+			var out string
+			if out, n.Err = nc.ClusterNodes(ctx).Result(); n.Err == nil {
+				n.Role, n.Slots = parseMyself(out)
 			}
 			mu.Lock()
 			nodes = append(nodes, n)
@@ -221,28 +213,62 @@ func (r *Redis) Nodes(ctx context.Context) ([]Node, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, r.fail("CLUSTER NODES", err)
+			return nil, r.fail("cluster state", err)
 		}
-		slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Addr, b.Addr) })
-		for i := range nodes {
-			slices.SortFunc(nodes[i].Slots, func(a, b string) int {
-				x, _, _ := strings.Cut(a, "-")
-				y, _, _ := strings.Cut(b, "-")
-				xi, _ := strconv.Atoi(x)
-				yi, _ := strconv.Atoi(y)
-				return xi - yi
-			})
-		}
+		// Masters in slot order, then the others by address.
+		slices.SortFunc(nodes, func(a, b Node) int {
+			switch {
+			case len(a.Slots) > 0 && len(b.Slots) > 0:
+				return firstSlot(a.Slots[0]) - firstSlot(b.Slots[0])
+			case len(a.Slots) > 0:
+				return -1
+			case len(b.Slots) > 0:
+				return 1
+			}
+			return strings.Compare(a.Addr, b.Addr)
+		})
 		return nodes, nil
 	}
 	return nil, fmt.Errorf("redis: unsupported client %T", r.client)
 }
 
-// NodeInfo is one node's INFO reply, or why it could not be read.
+// parseMyself reads a node's role and slot ranges from its CLUSTER NODES
+// reply, whose line flagged "myself" describes the node answering:
+//
+//	<id> <addr> myself,master - 0 0 1 connected 0-5460
+func parseMyself(out string) (role string, slots []string) {
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		if len(f) < 8 || !slices.Contains(strings.Split(f[2], ","), "myself") {
+			continue
+		}
+		role = "replica"
+		if slices.Contains(strings.Split(f[2], ","), "master") {
+			role = "master"
+		}
+		for _, s := range f[8:] {
+			// "[slot->-node]" marks a slot being moved, not one served.
+			if !strings.HasPrefix(s, "[") {
+				slots = append(slots, s)
+			}
+		}
+		slices.SortFunc(slots, func(a, b string) int { return firstSlot(a) - firstSlot(b) })
+		return role, slots
+	}
+	return "", nil
+}
+
+// firstSlot is where a slot range such as "5461-10922" starts.
+func firstSlot(r string) int {
+	start, _, _ := strings.Cut(r, "-")
+	n, _ := strconv.Atoi(start)
+	return n
+}
+
+// NodeInfo is one node's INFO reply, or why it could not be read (Err).
 type NodeInfo struct {
 	Node
 	Info string
-	Err  error
 }
 
 // NodesInfo reads INFO sections from every node at once: Redis's INFO
@@ -258,6 +284,9 @@ func (r *Redis) NodesInfo(ctx context.Context, sections ...string) ([]NodeInfo, 
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		out[i].Node = n
+		if n.Err != nil {
+			continue
+		}
 		wg.Go(func() {
 			out[i].Info, out[i].Err = n.Client.Info(ctx, sections...).Result()
 		})
