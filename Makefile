@@ -20,12 +20,14 @@ build:
 
 ## test: gofmt and vet checks, then every test with the race detector.
 ## Real-Redis tests skip with a message when redis-server is missing
-## (REQUIRE_REDIS=1 makes that a failure); browser tests likewise with
-## Chromium (REQUIRE_BROWSER=1), and nginx (REQUIRE_NGINX=1).
+## (REQUIRE_REDIS=1 or, for the cluster ones, REQUIRE_CLUSTER=1 makes that
+## a failure); browser tests likewise with Chromium (REQUIRE_BROWSER=1),
+## and nginx (REQUIRE_NGINX=1).
 test: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	@command -v redis-server >/dev/null 2>&1 || echo "make test: real-Redis tests will be SKIPPED (apt-get install redis-server)"
+	@command -v redis-cli >/dev/null 2>&1 || echo "make test: Redis Cluster tests will be SKIPPED (redis-cli, from apt-get install redis-server)"
 	@command -v chromium >/dev/null 2>&1 || echo "make test: browser tests will be SKIPPED (apt-get install chromium)"
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || echo "make test: nginx tests will be SKIPPED (apt-get install nginx)"
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)

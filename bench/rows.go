@@ -263,9 +263,10 @@ func readFragments(header, mode string) fragSeen {
 				continue
 			}
 			f.hits++
-			// The key is frag:<name>:<template digest>:<caller's key>.
+			// The key is frag:{<name>}:<template digest>:<caller's key>.
 			name := strings.TrimPrefix(rest, "frag:")
 			name, _, _ = strings.Cut(name, ":")
+			name = strings.Trim(name, "{}")
 			f.names = append(f.names, name)
 		}
 	}
