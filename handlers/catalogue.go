@@ -186,30 +186,36 @@ func (s *Server) deleteShift(ctx context.Context, p models.Product) ([]string, i
 		return nil, 1
 	}
 	pages := int(max((total+defaultPerPage-1)/defaultPerPage, 1))
-	listPage := min(int(pos/defaultPerPage)+1, pages)
+	// wasOn is the list page the product was on; when it was alone on
+	// the last page, that page is gone and the redirect goes to the new
+	// last one.
+	wasOn := int(pos/defaultPerPage) + 1
 	catPages := int(max((inCat+defaultPerPage-1)/defaultPerPage, 1))
 	catPage := min(int(catPos/defaultPerPage)+1, catPages)
 
 	var out []string
-	if pos >= total {
-		out = append(out, fmt.Sprintf("#%d was the last product, on list page %d: no other row moved, but the total on every list page changed.", p.ID, listPage))
-	} else {
-		changed := fmt.Sprintf("pages %d to %d all show different rows now", listPage, pages)
-		if listPage == pages {
-			changed = fmt.Sprintf("page %d shows different rows now", listPage)
+	switch {
+	case pos >= total && wasOn > pages:
+		out = append(out, fmt.Sprintf("#%d was the last product, alone on list page %d, which is gone now: no other row moved, but the total on every list page changed.", p.ID, wasOn))
+	case pos >= total:
+		out = append(out, fmt.Sprintf("#%d was the last product, on list page %d: no other row moved, but the total on every list page changed.", p.ID, wasOn))
+	default:
+		changed := fmt.Sprintf("pages %d to %d all show different rows now", wasOn, pages)
+		if wasOn == pages {
+			changed = fmt.Sprintf("page %d shows different rows now", wasOn)
 		}
 		// The product now last on its page was first on the next one.
-		if next, err := s.store.List(ctx, listPage*defaultPerPage-1, 1); err == nil && len(next) == 1 {
-			changed += fmt.Sprintf(" (#%d moved up from page %d to the end of page %d)", next[0].ID, listPage+1, listPage)
+		if next, err := s.store.List(ctx, wasOn*defaultPerPage-1, 1); err == nil && len(next) == 1 {
+			changed += fmt.Sprintf(" (#%d moved up from page %d to the end of page %d)", next[0].ID, wasOn+1, wasOn)
 		}
 		out = append(out, fmt.Sprintf("#%d was on list page %d (%d per page). Every product after it moved up one place, so %s, and the catalogue has %d products on %d pages.",
-			p.ID, listPage, defaultPerPage, changed, total, pages))
+			p.ID, wasOn, defaultPerPage, changed, total, pages))
 	}
 	out = append(out, fmt.Sprintf("No cache key was deleted for that: every list page's entry carries the value of generation %s it was built under, and raising it once made all of them, for every per_page too, misses on their next read. Pages before page %d did not change but are rebuilt too: the price of one generation for all list pages. The other products' rows are fragments keyed by id and version, unchanged, so the rebuilt pages reuse them.",
-		genList, listPage))
+		genList, wasOn))
 	out = append(out, fmt.Sprintf("%s now counts %d products; its pages from page %d on (%s) shifted the same way, under generation %s.",
 		p.Category, inCat, catPage, pageURL(categoryURLs[p.Category], catPage, defaultPerPage), genCategory(p.Category)))
-	return out, listPage
+	return out, min(wasOn, pages)
 }
 
 // describeGens says, for the learner, which pages a change's generations
@@ -238,10 +244,13 @@ func describeGens(names []string) string {
 		parts = append(parts, "the pages of "+strconv.Itoa(len(products))+" products")
 	}
 	if len(cats) > 0 {
-		parts = append(parts, "the category pages of "+strings.Join(cats, " and ")+" with their counts, and the detail pages of their products (price ranks)")
+		parts = append(parts, "the category pages of "+strings.Join(cats, " and ")+" with their counts (and their products' price ranks)")
 	}
 	if list {
 		parts = append(parts, "every list page")
 	}
-	return strings.Join(parts, "; ")
+	if len(parts) > 1 {
+		return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	}
+	return strings.Join(parts, "")
 }

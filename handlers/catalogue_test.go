@@ -183,6 +183,11 @@ func TestDeleteProduct(t *testing.T) {
 	if r.Status != 303 || r.Header.Get("Location") != "/products?page=1" {
 		t.Fatalf("delete: got %d to %q, want 303 to /products?page=1; body %.300s", r.Status, r.Header.Get("Location"), r.Body)
 	}
+	// Browsers drop a cookie over 4096 bytes, and the message with it.
+	if n := len(flashOf(r)); n > 4000 {
+		t.Errorf("the flash cookie is %d bytes, over what a browser keeps", n)
+	}
+	t.Logf("flash cookie after a delete: %d bytes", len(flashOf(r)))
 	next := a.Get("/products?page=1", "Cookie", flashOf(r))
 	for _, want := range []string{"Deleted #5", "raised to change", "No cache key was deleted", "pages 1 to 50 all show different rows",
 		"#21 moved up from page 2 to the end of page 1", "999 products on 50 pages"} {
@@ -251,8 +256,12 @@ func TestIDsNeverReused(t *testing.T) {
 	for _, mode := range modes {
 		a.Get("/products?page=51&cache=" + mode)
 	}
-	if r := a.Post("/products/1001/delete", deleteForm(a.Product(1001))); r.Status != 303 {
-		t.Fatalf("delete 1001: got %d", r.Status)
+	r := a.Post("/products/1001/delete", deleteForm(a.Product(1001)))
+	if r.Status != 303 || r.Header.Get("Location") != "/products?page=50" {
+		t.Fatalf("delete 1001: got %d to %q, want 303 to the new last page, /products?page=50", r.Status, r.Header.Get("Location"))
+	}
+	if body := a.Get("/products?page=50", "Cookie", flashOf(r)).Body; !strings.Contains(body, "alone on list page 51, which is gone now") {
+		t.Error("the flash does not say the deleted product was alone on the last page")
 	}
 	if r := a.Post("/products/1000/delete", deleteForm(a.Product(1000))); r.Status != 303 {
 		t.Fatalf("delete 1000: got %d", r.Status)
@@ -329,6 +338,17 @@ func TestCategoryPage(t *testing.T) {
 				t.Errorf("%s (%s): got %d, want %d with %q", tt.path, mode, r.Status, tt.status, tt.want)
 			}
 		}
+	}
+	// A category without products still has its page 1.
+	if err := a.Store.DB().Exec(`DELETE FROM products WHERE category = 'Music'`).Error; err != nil {
+		t.Fatal(err)
+	}
+	empty := a.Get("/categories/music?cache=none")
+	if empty.Status != 200 || !strings.Contains(empty.Body, countLine("Music", 0)) || !strings.Contains(empty.Body, "Music has no products") {
+		t.Errorf("an empty category: got %d, want its page 1 saying it has no products", empty.Status)
+	}
+	if r := a.Get("/categories/music?page=2&cache=none"); r.Status != 400 {
+		t.Errorf("page 2 of an empty category: got %d, want 400", r.Status)
 	}
 	// Detail pages and list rows link to their category.
 	p := a.Product(3)

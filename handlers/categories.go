@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -80,7 +81,7 @@ func (s *Server) serveCategory(w http.ResponseWriter, r *http.Request) error {
 			}
 			d := &categoryData{Name: cat, Gen: genCategory(cat), Count: total, Page: pageNo, PerPage: perPage, LastPage: last,
 				Categories: categoryLinks(cat)}
-			d.Products, d.TableKey = tableRows("c="+models.CategorySlug(cat)+":p="+fmt.Sprint(pageNo)+":pp="+fmt.Sprint(perPage), ps)
+			d.Products, d.TableKey = tableRows("c="+models.CategorySlug(cat)+":p="+strconv.Itoa(pageNo)+":pp="+strconv.Itoa(perPage), ps)
 			if len(ps) > 0 {
 				d.First, d.Last = int64((pageNo-1)*perPage+1), int64((pageNo-1)*perPage+len(ps))
 			}

@@ -82,6 +82,9 @@ type categoryLink struct {
 	Current   bool
 }
 
+// allCategoryLinks are the list page's category links, made once.
+var allCategoryLinks = categoryLinks("")
+
 // categoryLinks are links to every category page; current is marked.
 func categoryLinks(current string) []categoryLink {
 	out := make([]categoryLink, len(models.Categories))
@@ -166,7 +169,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 	}
 	req := page.NewRequest("list", "/products", modeOf(r), params...)
 	return s.serveCached(w, r, s.listSpec(req, pageNo, perPage, false, func(ctx context.Context, total int64, last int, ps []models.Product) (*page.Entry, error) {
-		d := &listData{Total: total, Page: pageNo, PerPage: perPage, LastPage: last, Categories: categoryLinks("")}
+		d := &listData{Total: total, Page: pageNo, PerPage: perPage, LastPage: last, Categories: allCategoryLinks}
 		d.Products, d.TableKey = tableRows("p="+strconv.Itoa(pageNo)+":pp="+strconv.Itoa(perPage), ps)
 		if len(ps) > 0 {
 			d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
