@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"cacheworkshop/internal/testapp"
 	"cacheworkshop/models"
@@ -252,5 +253,41 @@ func TestMoveInvalidatesBothCategories(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeleteWhileRedisDown: a delete made while redis-server is down
+// succeeds, Redis-mode pages answer from the database meanwhile, and once
+// Redis is back (restarted empty) and has been sent every change, Redis
+// mode caches again and never shows the deleted product.
+func TestDeleteWhileRedisDown(t *testing.T) {
+	a := testapp.New(t)
+	warm(t, a, "/products/9", "/products?page=1")
+	a.RedisServer.Stop()
+	r := a.Post("/products/9/delete?cache=redis", deleteForm(a.Product(9)))
+	if r.Status != 303 {
+		t.Fatalf("delete with Redis down: got %d, want 303", r.Status)
+	}
+	if body := a.Get("/products?page=1", "Cookie", flashOf(r)).Body; !strings.Contains(body, "could not apply change") {
+		t.Error("the flash does not say Redis has not applied the change yet")
+	}
+	if r := a.Get("/products?page=1&cache=redis"); r.Status != 200 || strings.Contains(r.Body, `href="/products/9"`) {
+		t.Errorf("list in Redis mode with Redis down: got %d, or it still shows #9", r.Status)
+	}
+	a.RedisServer.Restart()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l := a.Get("/products?page=1&cache=redis")
+		d := a.Get("/products/9?cache=redis")
+		if strings.Contains(l.Body, `href="/products/9"`) || d.Status != 404 {
+			t.Fatalf("after Redis returned: list shows #9 or detail answers %d (X-Cache %s)", d.Status, l.Header.Get("X-Cache"))
+		}
+		if l.Header.Get("X-Cache") == "HIT" || l.Header.Get("X-Cache") == "MISS" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis-mode pages did not use Redis again within 5 s (X-Cache %s)", l.Header.Get("X-Cache"))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
