@@ -99,7 +99,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches and reset the catalogue (env ADMIN_TOKEN)")
 	fs.StringVar(&c.Instance, "instance", env("INSTANCE", ""), "this process's name in the X-Instance header and on /instances; default host name:port (env INSTANCE)")
 	fs.StringVar(&hosts, "allowed-hosts", env("ALLOWED_HOSTS", ""), "more host names to answer to, comma-separated, besides localhost, IP addresses and the -addr name; others get 400 (env ALLOWED_HOSTS)")
-	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
+	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits, creates and deletes need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
 	fs.BoolVar(&c.Pprof, "pprof", envBool("PPROF"), "serve /debug/pprof to loopback clients (env PPROF=1)")
 	fs.BoolVar(&c.Dev, "dev", envBool("DEV"), "read templates and static files from disk on every request (env DEV=1)")
 	if err := fs.Parse(args); err != nil {
