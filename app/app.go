@@ -23,6 +23,7 @@ import (
 	"cacheworkshop/lessons/compare"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
+	"cacheworkshop/lessons/invalidation"
 	"cacheworkshop/lessons/labs"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/weather"
@@ -124,6 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
+			invalidation.New(),
 		},
 	})
 	if err != nil {
