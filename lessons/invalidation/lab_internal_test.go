@@ -3,8 +3,8 @@ package invalidation
 import (
 	"bufio"
 	"context"
-	"net"
 	"maps"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
