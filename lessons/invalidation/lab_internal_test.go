@@ -75,16 +75,6 @@ func (tl *testLab) commandStats(t testing.TB) map[string]int {
 	return out
 }
 
-func diff(after, before map[string]int) map[string]int {
-	d := map[string]int{}
-	for k, v := range after {
-		if v-before[k] != 0 {
-			d[k] = v - before[k]
-		}
-	}
-	return d
-}
-
 // monitor is the server's own log of the commands it runs (MONITOR), read
 // on a connection of its own. Commands run inside a script ("[0 lua]")
 // are left out: the client sent the EVAL, not them.

@@ -184,7 +184,7 @@ func (l *Lesson) servePage(w http.ResponseWriter, r *http.Request) error {
 	mode := l.kit.Mode(r)
 	d := pageData{Mode: mode, ModeLabel: l.kit.Label(mode), ModeNone: mode == cache.ModeNone,
 		RedisMissing: l.redis == nil, CostSizes: costSizes, ScanCount: scanCount, Views: len(allViews()),
-		LabTTL: labTTL.String(), MaxTTL: maxShortTTL, AdminToken: l.kit.AdminToken != "",
+		LabTTL: labTTLText, MaxTTL: maxShortTTL, AdminToken: l.kit.AdminToken != "",
 		Action: "?cache=" + mode.String(), Busy: l.costRunning.Load(),
 		Form: formData{ID: 3, TTL: defaultShortTTL}}
 	for _, s := range strategies {

@@ -14,8 +14,11 @@ import (
 )
 
 // labTTL is the lifetime of every lab entry but the TTL-only strategy's:
-// long enough that "forget" visibly stays stale.
-const labTTL = 10 * time.Minute
+// long enough that "forget" visibly stays stale. labTTLText says it.
+const (
+	labTTL     = 10 * time.Minute
+	labTTLText = "10 minutes"
+)
 
 // The TTL-only strategy's lifetime is the learner's, within these bounds.
 const (
@@ -40,7 +43,7 @@ const (
 )
 
 var strategies = []strategy{
-	{sForget, "Forget to invalidate", "The edit commits and nothing touches the cache: every view that shows the product keeps its old copy until it expires (" + labTTL.String() + " here)."},
+	{sForget, "Forget to invalidate", "The edit commits and nothing touches the cache: every view that shows the product keeps its old copy until it expires (" + labTTLText + " here)."},
 	{sTTL, "TTL only", "Nothing is invalidated on purpose: entries live a short time (the TTL you choose), so a stale copy is served for at most that long. The page measures how long it really was."},
 	{sDelete, "Delete the key", "The product's own key is deleted after the commit, like cache.delete(key). Its detail is fresh, but the list page and the category page that show it keep their copies, unless you tick the box and delete those keys too (you must know them all)."},
 	{sPattern, "Delete by pattern", "Every key under the lab's prefix is deleted with SCAN + UNLINK, like django-redis delete_pattern: nothing stale survives, and neither does anything else. SCAN walks the whole keyspace; its cost grows with the number of keys, measured below."},
