@@ -193,7 +193,6 @@ func (l *Lesson) servePage(w http.ResponseWriter, r *http.Request) error {
 
 	l.mu.Lock()
 	if last := l.last; last != nil {
-		d.Run = last
 		d.Form = formData{ID: last.ID, TTL: int(last.TTL / time.Second), AlsoPages: last.AlsoPages}
 		if last.Strategy.Name != sTTL {
 			d.Form.TTL = defaultShortTTL
@@ -213,6 +212,10 @@ func (l *Lesson) servePage(w http.ResponseWriter, r *http.Request) error {
 				d.Watch = last.Strategy.Name == sTTL && last.FreshAt.IsZero()
 			}
 		}
+		// A copy: the page renders after the lock is released, while a
+		// later read may record FreshAt on the shared run.
+		cp := *last
+		d.Run = &cp
 	}
 	d.History = append([]summary(nil), l.history...)
 	l.mu.Unlock()
