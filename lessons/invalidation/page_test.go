@@ -589,3 +589,26 @@ func TestRedisDownNeverBreaksThePage(t *testing.T) {
 		t.Error("the Redis measurement's failure is not shown")
 	}
 }
+
+// TestEmbeddedRedis: with no Redis answering, the workshop's embedded
+// server stands in, and every strategy and the pattern cost still run on
+// it in Redis mode.
+func TestEmbeddedRedis(t *testing.T) {
+	a := testapp.New(t, func(c *app.Config) { c.RedisURL, c.NoEmbedded = "redis://127.0.0.1:1/0", false })
+	if !a.Embedded {
+		t.Fatal("the workshop did not fall back to its embedded Redis")
+	}
+	for _, s := range []string{"forget", "delete", "pattern", "generations", "tags", "write-through"} {
+		page := runEdit(t, a, "redis", editForm(s, 8, "8.88"))
+		if !strings.Contains(page, "Redis (embedded)") {
+			t.Errorf("%s: the page does not name the embedded server", s)
+		}
+	}
+	if r := a.Post("/invalidation/pattern-cost?cache=redis", url.Values{"keys": {"1000"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("pattern cost: got %d", r.Status)
+	}
+	row := between(a.Get("/invalidation").Body, `<tr data-keys="1000" data-backend="Redis (embedded)">`, `</tr>`)
+	if row == "" || strings.Contains(row, "failed") {
+		t.Errorf("pattern cost on the embedded server: got %q", row)
+	}
+}
