@@ -241,7 +241,7 @@ func TestStrategiesFiguresAreMeasured(t *testing.T) {
 		{sTTL, false, []string{"Product 3", "List page 1", "Category cocoa"}, 0, 0, map[string]int{}, true},
 		{sDelete, false, []string{"List page 1", "Category cocoa"}, 1, 1, map[string]int{"UNLINK": 1}, false},
 		{sDelete, true, nil, 3, 3, map[string]int{"UNLINK": 1}, false},
-		{sPattern, false, nil, 1, 15, nil, false}, // SCAN and UNLINK counts checked below
+		{sPattern, false, nil, 15, 15, nil, false}, // SCAN and UNLINK counts checked below
 		{sGenerations, false, nil, 3, 4, map[string]int{"EVAL": 1}, false},
 		{sTags, false, nil, 4, 3, map[string]int{"SMEMBERS": 1, "UNLINK": 1}, false},
 		{sWriteThrough, false, nil, 3, 0, map[string]int{"SET": 3}, false},

@@ -221,7 +221,7 @@ func TestEveryStrategyShowsItsFigures(t *testing.T) {
 		redisCommands                    []string // data-command badges in Redis mode
 	}{
 		{"ttl", "3 of 15", "0", "0", nil},
-		{"pattern", "0 of 15", "1", "15", []string{"SCAN", "UNLINK"}},
+		{"pattern", "0 of 15", "15", "15", []string{"SCAN", "UNLINK"}},
 		{"generations", "0 of 15", "3", "4", []string{"EVAL"}},
 		{"tags", "0 of 15", "4", "3", []string{"SMEMBERS", "UNLINK"}},
 		{"write-through", "0 of 15", "3", "0", []string{"SET"}},

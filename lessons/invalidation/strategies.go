@@ -92,10 +92,12 @@ type step struct {
 // Ms is the duration as the page shows it.
 func (s step) Ms() string { return trace.Millis(s.Took) }
 
-// touch is one key or generation the invalidation wrote or deleted, or,
-// with Note set, something else it did that the page should explain.
+// touch is one key or generation the invalidation wrote or deleted (N
+// keys when N is set: a pattern delete's), or, with Note set, something
+// else it did that the page should explain.
 type touch struct {
 	Action, Key string
+	N           int
 	Note        bool
 }
 
@@ -155,7 +157,11 @@ type run struct {
 func (r *run) KeysTouched() int {
 	n := 0
 	for _, t := range r.Touched {
-		if !t.Note {
+		switch {
+		case t.Note:
+		case t.N > 0:
+			n += t.N
+		default:
 			n++
 		}
 	}
@@ -393,7 +399,7 @@ func (l *Lesson) invalidate(ctx context.Context, b backend, e edit, after row, c
 		return touched, b.Delete(ctx, keys...)
 	case sPattern:
 		n, err := b.deletePrefix(ctx, entryPrefix)
-		touched = append(touched, touch{Action: "deleted", Key: strconv.Itoa(n) + " keys matching " + entryPrefix + "*"})
+		touched = append(touched, touch{Action: "deleted", Key: strconv.Itoa(n) + " keys matching " + entryPrefix + "*", N: n})
 		return touched, err
 	case sGenerations:
 		caughtUp, err := l.apply(ctx, b, change)
