@@ -27,6 +27,7 @@ import (
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/instances"
+	"cacheworkshop/lessons/invalidation"
 	"cacheworkshop/lessons/labs"
 	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
@@ -134,6 +135,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			labs.New(),
 			instances.New(),
 			proxycache.New(),
+			invalidation.New(),
 		},
 	})
 	if err != nil {
