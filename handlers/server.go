@@ -88,6 +88,7 @@ type Server struct {
 	failures *cache.FailureLog
 	hosts    *hostNames
 	kit      *Kit
+	events   EventSink // learners' events, when the exercises are on (events.go)
 	handler  http.Handler
 	// categories maps product id to category, for detail-page keys.
 	categories sync.Map
@@ -171,7 +172,7 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode)
+		r.Use(s.withMode, s.withEvents)
 		s.catalogueRoutes(r)
 		for _, l := range s.cfg.Lessons {
 			l.Register(r, s.kit)
