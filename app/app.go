@@ -21,6 +21,7 @@ import (
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
 	"cacheworkshop/lessons/compare"
+	"cacheworkshop/lessons/exercises"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/labs"
@@ -124,6 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
+			exercises.New(),
 		},
 	})
 	if err != nil {
