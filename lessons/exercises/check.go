@@ -36,15 +36,37 @@ func notYet(reason string, args ...any) Result {
 
 // evaluate checks every exercise against evs.
 func evaluate(exs []Exercise, evs []handlers.Event) []Result {
+	h := newHistory(evs)
 	out := make([]Result, len(exs))
 	for i, ex := range exs {
 		if ex.Check == nil {
 			out[i] = Result{Reason: "Kept in your browser: the server does not see it."}
 			continue
 		}
-		out[i] = ex.Check(evs)
+		out[i] = ex.Check(h)
 	}
 	return out
+}
+
+// history is a learner's events as the checks read them, with every page
+// key taken apart once for all the checks.
+type history struct {
+	evs   []handlers.Event
+	pages []pageEvent
+}
+
+func newHistory(evs []handlers.Event) *history {
+	h := &history{evs: evs}
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Kind != handlers.EventRequest || ev.Status >= 400 {
+			continue
+		}
+		if pk, ok := parseKey(ev.Key); ok {
+			h.pages = append(h.pages, pageEvent{Event: ev, pageKey: pk, I: i})
+		}
+	}
+	return h
 }
 
 // pageKey is a page lookup's key taken apart: "page:detail:9f3a:/products/7
@@ -65,19 +87,20 @@ func parseKey(k string) (pageKey, bool) {
 	if !ok {
 		return pageKey{}, false
 	}
-	parts := strings.SplitN(rest, ":", 3)
-	if len(parts) != 3 || strings.Contains(parts[2], " ") {
+	name, rest, ok1 := strings.Cut(rest, ":")
+	_, url, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || strings.Contains(url, " ") {
 		return pageKey{}, false
 	}
-	pk := pageKey{Name: parts[0], URL: parts[2], Stored: stored}
-	if gens != "" {
-		for g := range strings.SplitSeq(gens, ".") {
-			n, err := strconv.ParseInt(g, 36, 64)
-			if err != nil {
-				return pageKey{}, false
-			}
-			pk.KeyGens = append(pk.KeyGens, n)
+	pk := pageKey{Name: name, URL: url, Stored: stored}
+	for gens != "" {
+		var g string
+		g, gens, _ = strings.Cut(gens, ".")
+		n, err := strconv.ParseInt(g, 36, 64)
+		if err != nil {
+			return pageKey{}, false
 		}
+		pk.KeyGens = append(pk.KeyGens, n)
 	}
 	return pk, true
 }
@@ -85,28 +108,23 @@ func parseKey(k string) (pageKey, bool) {
 // pageEvent is a request event for a cached page (or JSON) answered
 // without an error status, with its key taken apart.
 type pageEvent struct {
-	handlers.Event
+	*handlers.Event
 	pageKey
 	// I is the event's index in the learner's log.
 	I int
 }
 
-// pages returns the learner's requests of the named pages (any page when
-// no name is given) that were answered below 400.
-func pages(evs []handlers.Event, names ...string) []pageEvent {
+// pagesOf returns the learner's requests of the named pages (any page
+// when no name is given) that were answered below 400.
+func (h *history) pagesOf(names ...string) []pageEvent {
+	if len(names) == 0 {
+		return h.pages
+	}
 	var out []pageEvent
-	for i, ev := range evs {
-		if ev.Kind != handlers.EventRequest || ev.Status >= 400 {
-			continue
+	for _, pe := range h.pages {
+		if contains(names, pe.Name) {
+			out = append(out, pe)
 		}
-		pk, ok := parseKey(ev.Key)
-		if !ok {
-			continue
-		}
-		if len(names) > 0 && !contains(names, pk.Name) {
-			continue
-		}
-		out = append(out, pageEvent{Event: ev, pageKey: pk, I: i})
 	}
 	return out
 }
@@ -120,10 +138,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// edits returns the learner's saved edits, oldest first.
-func edits(evs []handlers.Event) []int {
+// edits returns the indexes of the learner's saved edits, oldest first.
+func (h *history) edits() []int {
 	var out []int
-	for i, ev := range evs {
+	for i, ev := range h.evs {
 		if ev.Kind == handlers.EventEdit {
 			out = append(out, i)
 		}
@@ -132,9 +150,9 @@ func edits(evs []handlers.Event) []int {
 }
 
 // labRuns returns the learner's runs of one lab, oldest first.
-func labRuns(evs []handlers.Event, lab string) []handlers.Event {
+func (h *history) labRuns(lab string) []handlers.Event {
 	var out []handlers.Event
-	for _, ev := range evs {
+	for _, ev := range h.evs {
 		if ev.Kind == handlers.EventLab && ev.Lab == lab {
 			out = append(out, ev)
 		}
@@ -143,7 +161,7 @@ func labRuns(evs []handlers.Event, lab string) []handlers.Event {
 }
 
 // frag returns an event's lookups of one fragment.
-func frag(ev handlers.Event, name string) handlers.FragStat {
+func frag(ev *handlers.Event, name string) handlers.FragStat {
 	for _, f := range ev.Frags {
 		if f.Name == name {
 			return f

@@ -28,7 +28,7 @@ type Exercise struct {
 	Predict string
 	// Check reads the learner's events; nil means the exercise is kept
 	// in the browser (the strategy the learner writes).
-	Check func(evs []handlers.Event) Result
+	Check func(h *history) Result
 }
 
 // Step is one step: Lead, then a link to URL reading Label, then Tail.
@@ -170,22 +170,8 @@ var All = []Exercise{
 		Check:   checkHTTP,
 	},
 	{
-		ID: "invalidation", Title: "Invalidate on save",
-		Goal:  "Edit a product and watch its cached copy give way: a MISS in Redis mode that rebuilds it, then a HIT of the new version.",
-		Known: "cache.delete(key) after a save; Flask signals; Django's post_save; versioned keys",
-		Steps: func(p plan) []Step {
-			return []Step{
-				step("Open", "product "+id(p.Inval)+" in Redis mode", product(p.Inval, "redis"), " twice: a HIT."),
-				step("Edit", "product "+id(p.Inval), "/products/"+id(p.Inval)+"/edit", ": change its price and save."),
-				step("The page you land on is a MISS; reload", "it in Redis mode", product(p.Inval, "redis"), " for a HIT of the new version."),
-			}
-		},
-		Predict: "After the save, will the first Redis-mode load be a HIT or a MISS? And in memory mode?",
-		Check:   checkInvalidation,
-	},
-	{
-		ID: "fragments", Title: "See which fragments an edit invalidates",
-		Goal:  "After an edit, the product's card is rendered again while the catalogue sidebar, cached on its own, is kept.",
+		ID: "fragments", Title: "See what an edit invalidates",
+		Goal:  "Edit a product: its page misses and its card is rendered again, while the catalogue sidebar, cached as a fragment of its own, is kept.",
 		Known: `{% cache 300 "sidebar" %} in Jinja and Django templates`,
 		Steps: func(p plan) []Step {
 			return []Step{
@@ -196,6 +182,20 @@ var All = []Exercise{
 		},
 		Predict: "Which parts of the product page will be rendered again after the edit?",
 		Check:   checkFragments,
+	},
+	{
+		ID: "invalidation", Title: "Invalidate a shared cache on save",
+		Goal:  "Edit a product and watch its copy in Redis, shared by every instance, give way: a MISS that rebuilds it, then a HIT of the new version.",
+		Known: "cache.delete(key) after a save; Flask signals; Django's post_save; versioned keys",
+		Steps: func(p plan) []Step {
+			return []Step{
+				step("Open", "product "+id(p.Inval)+" in Redis mode", product(p.Inval, "redis"), " twice: a HIT."),
+				step("Edit", "product "+id(p.Inval), "/products/"+id(p.Inval)+"/edit", ": change its price and save."),
+				step("The page you land on is a MISS; reload", "it in Redis mode", product(p.Inval, "redis"), " for a HIT of the new version."),
+			}
+		},
+		Predict: "After the save, will the first Redis-mode load be a HIT or a MISS? And in memory mode?",
+		Check:   checkInvalidation,
 	},
 	{
 		ID: "russian-doll", Title: "Russian-doll caching",
@@ -284,15 +284,15 @@ var designChecklist = []struct{ ID, Text string }{
 	{"per-user", "Which data is per user, and how is it kept out of shared entries?"},
 }
 
-func checkFindSlow(evs []handlers.Event) Result {
+func checkFindSlow(h *history) Result {
 	type target struct {
 		name string
 		ev   *handlers.Event
 	}
 	list, detail, weather := &target{name: "the product list"}, &target{name: "a product page"}, &target{name: "the weather API"}
 	var elsewhere []string
-	for i := range evs {
-		ev := &evs[i]
+	for i := range h.evs {
+		ev := &h.evs[i]
 		if ev.Kind != handlers.EventRequest || ev.Status >= 400 {
 			continue
 		}
@@ -340,8 +340,8 @@ func checkFindSlow(evs []handlers.Event) Result {
 	return r
 }
 
-func checkFirstHit(evs []handlers.Event) Result {
-	ds := pages(evs, "detail")
+func checkFirstHit(h *history) Result {
+	ds := h.pagesOf("detail")
 	if len(ds) == 0 {
 		return notYet("You have not opened a product page yet.")
 	}
@@ -396,13 +396,13 @@ func checkFirstHit(evs []handlers.Event) Result {
 	return notYet("You loaded %s twice %s and the second load was a MISS too: the first copy had expired or been evicted. Reload it.", name, inMode(last.Mode))
 }
 
-func checkCompare(evs []handlers.Event) Result {
+func checkCompare(h *history) Result {
 	type seen struct {
 		none, memory, redis *pageEvent
 		last                int
 	}
 	byURL := map[string]*seen{}
-	for _, ev := range pages(evs) {
+	for _, ev := range h.pagesOf() {
 		s := byURL[ev.URL]
 		if s == nil {
 			s = &seen{}
@@ -472,9 +472,9 @@ func checkCompare(evs []handlers.Event) Result {
 	return r
 }
 
-func checkPagination(evs []handlers.Event) Result {
+func checkPagination(h *history) Result {
 	hits := map[string][]string{}
-	for _, ev := range pages(evs, "list") {
+	for _, ev := range h.pagesOf("list") {
 		if ev.Outcome == trace.Hit && !contains(hits[ev.Mode], ev.URL) {
 			hits[ev.Mode] = append(hits[ev.Mode], ev.URL)
 		}
@@ -491,17 +491,17 @@ func checkPagination(evs []handlers.Event) Result {
 			return r
 		}
 	}
-	if len(pages(evs, "list")) > 0 {
+	if len(h.pagesOf("list")) > 0 {
 		return notYet("None of your list loads was a HIT yet: load a page of the list twice in memory or Redis mode.")
 	}
 	return notYet("You have not opened the product list yet.")
 }
 
-func checkAPIQuery(evs []handlers.Event) Result {
+func checkAPIQuery(h *history) Result {
 	var entries []string
 	var normalised *pageEvent
 	noneOnly := true
-	for _, ev := range pages(evs, "api-list") {
+	for _, ev := range h.pagesOf("api-list") {
 		if !cachedMode(ev.Mode) {
 			continue
 		}
@@ -523,7 +523,7 @@ func checkAPIQuery(evs []handlers.Event) Result {
 	switch {
 	case normalised != nil && len(entries) >= 2:
 		return done("%s", m)
-	case noneOnly && len(pages(evs, "api-list")) > 0:
+	case noneOnly && len(h.pagesOf("api-list")) > 0:
 		return notYet("You called /api/products only in mode none, where nothing is cached: add cache=memory to the query.")
 	case len(entries) == 0:
 		return notYet("You have not called /api/products in memory or Redis mode yet.")
@@ -537,10 +537,10 @@ func checkAPIQuery(evs []handlers.Event) Result {
 	return r
 }
 
-func checkMemoize(evs []handlers.Event) Result {
+func checkMemoize(h *history) Result {
 	var slower, faster *handlers.Event
 	ran := 0
-	for _, ev := range labRuns(evs, "fib") {
+	for _, ev := range h.labRuns("fib") {
 		naive, okN := ev.Figures["naive_ms"]
 		memo, okR := ev.Figures["redis_ms"]
 		ran++
@@ -574,12 +574,12 @@ func checkMemoize(evs []handlers.Event) Result {
 	return notYet("You have not run the Fibonacci benchmark yet.")
 }
 
-func checkHTTP(evs []handlers.Event) Result {
+func checkHTTP(h *history) Result {
 	loads := map[string]int{}
 	var order []string
 	var last200 *handlers.Event
-	for i := range evs {
-		ev := &evs[i]
+	for i := range h.evs {
+		ev := &h.evs[i]
 		if ev.Kind != handlers.EventRequest || (ev.Path != "/dynamic-content" && ev.Path != "/conditional-content") {
 			continue
 		}
@@ -613,12 +613,13 @@ func checkHTTP(evs []handlers.Event) Result {
 // finds done; fn sees each page event after an edit of that product.
 // It returns fn's result for the first edit that passes, or the latest
 // edit's result.
-func afterEdit(evs []handlers.Event, names []string, noEdit string, fn func(edit handlers.Event, after []pageEvent) Result) Result {
-	es := edits(evs)
+func afterEdit(h *history, names []string, noEdit string, fn func(edit handlers.Event, after []pageEvent) Result) Result {
+	evs := h.evs
+	es := h.edits()
 	if len(es) == 0 {
 		return notYet("%s", noEdit)
 	}
-	all := pages(evs, names...)
+	all := h.pagesOf(names...)
 	var r Result
 	for i, ei := range es {
 		end := len(evs)
@@ -643,8 +644,8 @@ func editText(e handlers.Event) string {
 	return fmt.Sprintf("product %d (now version %d; change #%d raised %s)", e.Product, e.Version, e.Change, strings.Join(e.Gens, ", "))
 }
 
-func checkInvalidation(evs []handlers.Event) Result {
-	return afterEdit(evs, []string{"detail"}, "You have not saved an edit yet: edit a product, change its price and save.",
+func checkInvalidation(h *history) Result {
+	return afterEdit(h, []string{"detail"}, "You have not saved an edit yet: edit a product, change its price and save.",
 		func(e handlers.Event, after []pageEvent) Result {
 			var first, miss *pageEvent
 			var otherModes []string
@@ -687,8 +688,8 @@ func checkInvalidation(evs []handlers.Event) Result {
 		})
 }
 
-func checkFragments(evs []handlers.Event) Result {
-	return afterEdit(evs, []string{"detail"}, "You have not saved an edit yet: open a product page in memory mode, then edit that product.",
+func checkFragments(h *history) Result {
+	return afterEdit(h, []string{"detail"}, "You have not saved an edit yet: open a product page in memory mode, then edit that product.",
 		func(e handlers.Event, after []pageEvent) Result {
 			var last *pageEvent
 			for _, pe := range after {
@@ -715,8 +716,8 @@ func checkFragments(evs []handlers.Event) Result {
 		})
 }
 
-func checkRussianDoll(evs []handlers.Event) Result {
-	return afterEdit(evs, []string{"list"}, "You have not saved an edit yet: load a list page in memory mode, then edit a product it shows.",
+func checkRussianDoll(h *history) Result {
+	return afterEdit(h, []string{"list"}, "You have not saved an edit yet: load a list page in memory mode, then edit a product it shows.",
 		func(e handlers.Event, after []pageEvent) Result {
 			want := listURL(listPageOf(e.Product))
 			prefix := id(e.Product) + ":"
@@ -751,9 +752,9 @@ func checkRussianDoll(evs []handlers.Event) Result {
 		})
 }
 
-func checkMGET(evs []handlers.Event) Result {
+func checkMGET(h *history) Result {
 	var redisLists, memRows int
-	for _, pe := range pages(evs, "list") {
+	for _, pe := range h.pagesOf("list") {
 		rows := frag(pe.Event, "product-row")
 		looked := rows.Hits + rows.Misses
 		if pe.Mode == "memory" && looked > 0 {
@@ -777,8 +778,8 @@ func checkMGET(evs []handlers.Event) Result {
 	return notYet("You have not loaded a list page in Redis mode yet.")
 }
 
-func checkStampede(evs []handlers.Event) Result {
-	runs := labRuns(evs, "stampede")
+func checkStampede(h *history) Result {
+	runs := h.labRuns("stampede")
 	if len(runs) == 0 {
 		return notYet("You have not run the stampede lab yet.")
 	}
@@ -812,11 +813,11 @@ func checkStampede(evs []handlers.Event) Result {
 	return r
 }
 
-func checkFailure(evs []handlers.Event) Result {
+func checkFailure(h *history) Result {
 	switched := -1
 	var sawRedis, failedStatus *handlers.Event
-	for i := range evs {
-		ev := &evs[i]
+	for i := range h.evs {
+		ev := &h.evs[i]
 		if ev.Kind == handlers.EventFault {
 			switched = i
 			continue
@@ -846,9 +847,9 @@ func checkFailure(evs []handlers.Event) Result {
 	return notYet("Since you flipped a fault switch you have loaded no page in Redis mode: open one while Redis fails.")
 }
 
-func checkStats(evs []handlers.Event) Result {
+func checkStats(h *history) Result {
 	hits, misses, visited := 0, 0, false
-	for _, ev := range evs {
+	for _, ev := range h.evs {
 		if ev.Kind != handlers.EventRequest || ev.Status >= 400 {
 			continue
 		}
