@@ -25,6 +25,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -77,7 +78,7 @@ type pageData struct {
 	// kept in the browser, is counted there.
 	Done, Total int
 	Checklist   []struct{ ID, Text string }
-	Limits      Limits
+	Limits      limitsView
 	// Label is the learner's anonymous name, as the class view shows it.
 	Label string
 }
@@ -89,7 +90,7 @@ func (l *Lesson) servePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	l.log.Touch(id)
 	res := l.log.Progress(id)
-	d := pageData{Total: len(All), Checklist: designChecklist, Limits: l.log.lim, Label: label(id)}
+	d := pageData{Total: len(All), Checklist: designChecklist, Limits: viewLimits(l.log.lim), Label: label(id)}
 	p := planFor(id)
 	now := time.Now()
 	for i, ex := range All {
@@ -174,7 +175,7 @@ type classData struct {
 	Events      int
 	Exercises   []classRow
 	People      []personRow
-	Limits      Limits
+	Limits      limitsView
 	GeneratedAt time.Time
 }
 
@@ -196,9 +197,9 @@ type personRow struct {
 // shown by an anonymous label derived from their cookie, never by the
 // cookie itself, which would let the reader act as them.
 func (l *Lesson) serveClass(w http.ResponseWriter, r *http.Request) error {
-	d := classData{Locked: l.k.AdminToken != "" && r.Method != http.MethodPost, Limits: l.log.lim, GeneratedAt: time.Now().UTC()}
+	d := classData{Locked: l.k.AdminToken != "" && r.Method != http.MethodPost, Limits: viewLimits(l.log.lim), GeneratedAt: time.Now().UTC()}
 	if !d.Locked {
-		people := l.log.Learners()
+		people := l.log.summaries()
 		d.Learners, d.Events = l.log.Size()
 		counts := make([]int, len(All))
 		now := time.Now()
@@ -229,4 +230,20 @@ func (l *Lesson) serveClass(w http.ResponseWriter, r *http.Request) error {
 func label(id string) string {
 	sum := sha256.Sum256([]byte("learner:" + id))
 	return "learner " + hex.EncodeToString(sum[:3])
+}
+
+// limitsView is the log's caps as the pages write them: "100,000".
+type limitsView struct{ PerLearner, Learners, Total string }
+
+func viewLimits(l Limits) limitsView {
+	return limitsView{PerLearner: thousands(l.PerLearner), Learners: thousands(l.Learners), Total: thousands(l.Total)}
+}
+
+// thousands writes n with a comma between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

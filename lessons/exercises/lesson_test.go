@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -255,4 +256,60 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s %s: JSON %v, want %v", tt.method, tt.path, got, tt.json)
 		}
 	}
+}
+
+// TestHomeLeadsWithThePath: the home page starts the path at the first
+// exercise, and links every page and JSON endpoint of the workshop, each
+// of which answers.
+func TestHomeLeadsWithThePath(t *testing.T) {
+	a := testapp.New(t)
+	home := a.Get("/")
+	if home.Status != http.StatusOK {
+		t.Fatalf("GET /: got %d", home.Status)
+	}
+	if !strings.Contains(home.Body, `href="/exercises#ex-find-slow">Start here`) {
+		t.Error("the home page has no start-here link into the first exercise")
+	}
+	var links []string
+	for _, m := range regexp.MustCompile(`href="(/[^"]*)"`).FindAllStringSubmatch(home.Body, -1) {
+		links = append(links, strings.ReplaceAll(m[1], "&amp;", "&"))
+	}
+	for _, want := range []string{"/products", "/products/7", "/products/compare", "/products?page=2", "/weather", "/api/weather?city=Paris",
+		"/api/products?page=2&per_page=5", "/api/products/7", "/api/data", "/benchmark", "/static-content", "/dynamic-content",
+		"/conditional-content", "/products/1/edit", "/stampede", "/faults", "/cache-stats", "/api/cache-stats", "/exercises", "/exercises/class"} {
+		if !contains(links, want) {
+			t.Errorf("the home page does not link %s", want)
+		}
+	}
+	for _, l := range links {
+		if strings.HasPrefix(l, "/static/") {
+			continue
+		}
+		if r := a.Get(l); r.Status != http.StatusOK {
+			t.Errorf("home link %s: got %d, want 200", l, r.Status)
+		}
+	}
+	// The groups follow the exercises: each group's first number is the
+	// exercise that uses it first.
+	heads := regexp.MustCompile(`<h2 id="g-[a-z]+">(\d+)`).FindAllStringSubmatch(home.Body, -1)
+	prev := 0
+	for _, h := range heads {
+		n, _ := strconv.Atoi(h[1])
+		if n <= prev {
+			t.Errorf("group headings out of the exercises' order: %v", heads)
+		}
+		prev = n
+	}
+	if len(heads) < 6 {
+		t.Errorf("groups: got %d, want the path's groups", len(heads))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package exercises
 
 import (
 	"container/list"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -136,7 +137,7 @@ func (l *Log) dropLocked(lg *learnerLog, n int) {
 	if n <= 0 {
 		return
 	}
-	l.latchLocked(lg, evaluate(l.exercises, lg.events))
+	l.latchLocked(lg, evaluate(l.exercises, lg.events, lg.done))
 	n = min(n, len(lg.events))
 	lg.events = append(lg.events[:0:0], lg.events[n:]...)
 	l.total -= n
@@ -160,12 +161,14 @@ func (l *Log) Progress(id string) []Result {
 	l.mu.Lock()
 	lg, ok := l.learners[id]
 	var evs []handlers.Event
+	done := map[string]Result{}
 	if ok {
 		evs = append(evs, lg.events...)
+		maps.Copy(done, lg.done)
 	}
 	l.mu.Unlock()
-	// The checks run outside the lock: the copy is this call's own.
-	res := evaluate(l.exercises, evs)
+	// The checks run outside the lock, on this call's own copies.
+	res := evaluate(l.exercises, evs, done)
 	if !ok {
 		return res
 	}
@@ -218,8 +221,8 @@ type learnerSummary struct {
 	Results []Result
 }
 
-// Learners checks every learner, idle longest first.
-func (l *Log) Learners() []learnerSummary {
+// summaries checks every learner, idle longest first.
+func (l *Log) summaries() []learnerSummary {
 	l.mu.Lock()
 	ids := make([]string, 0, len(l.learners))
 	for e := l.idle.Front(); e != nil; e = e.Next() {

@@ -171,3 +171,11 @@ func TestPlanProductsExist(t *testing.T) {
 		}
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 500: "500", 1000: "1,000", 100000: "100,000", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d): got %v, want %v", n, got, want)
+		}
+	}
+}

@@ -160,7 +160,7 @@ func TestEveryExerciseWalked(t *testing.T) {
 			if r := l.post("/stampede", url.Values{"n": {"20"}, "instances": {"2"}}); r.Status != http.StatusOK {
 				t.Fatalf("stampede run: got %d", r.Status)
 			}
-		}, "lock 1"},
+		}, "Origin loads: off "},
 		{"failure", func(l *learner) {
 			l.post("/faults", url.Values{"action": {"fail-on"}})
 			l.get("/products/3?cache=redis")
