@@ -386,14 +386,22 @@ func checkFirstHit(h *history) Result {
 		return notYet("You loaded %s %s %s and each was a MISS under the same generations: the entry was not kept (it expired, or was evicted from a full cache). Reload it.", name, times(last.Count), inMode(last.Mode))
 	case prev == nil:
 		return notYet("You loaded %s once %s: a MISS in %s, now stored. Reload it.", name, inMode(last.Mode), ms(last.Total))
-	case prev.Mode != last.Mode:
-		return notYet("You loaded %s twice, but the second load, %s, was a MISS because the first one was %s: each mode has its own cache. Reload it %s.",
-			name, inMode(last.Mode), inMode(prev.Mode), inMode(last.Mode))
-	case genText(prev.KeyGens) != genText(last.KeyGens):
-		return notYet("You loaded %s twice %s, but the second load was a MISS too: its generations changed in between (%s → %s), so an edit had invalidated the first copy. Reload it.",
-			name, inMode(last.Mode), genText(prev.KeyGens), genText(last.KeyGens))
 	}
-	return notYet("You loaded %s twice %s and the second load was a MISS too: the first copy had expired or been evicted. Reload it.", name, inMode(last.Mode))
+	// The last load missed, and there was one before it: say why the
+	// one before did not make it a HIT. Two loads read as people say it.
+	loads, before := "You loaded "+name+" "+times(n)+", but your last load", "the one before"
+	if n == 2 {
+		loads, before = "You loaded "+name+" twice, but the second load", "the first one"
+	}
+	switch {
+	case prev.Mode != last.Mode:
+		return notYet("%s, %s, was a MISS because %s was %s: each mode has its own cache. Reload it %s.",
+			loads, inMode(last.Mode), before, inMode(prev.Mode), inMode(last.Mode))
+	case genText(prev.KeyGens) != genText(last.KeyGens):
+		return notYet("%s, %s, was a MISS too: the generations changed in between (%s → %s), so an edit had invalidated the copy %s stored. Reload it.",
+			loads, inMode(last.Mode), genText(prev.KeyGens), genText(last.KeyGens), before)
+	}
+	return notYet("%s, %s, was a MISS too: the copy %s stored had expired or been evicted. Reload it.", loads, inMode(last.Mode), before)
 }
 
 func checkCompare(h *history) Result {

@@ -1,4 +1,4 @@
-// Package exercises is the workshop's path: a dozen exercises in order,
+// Package exercises is the workshop's path: fifteen exercises in order,
 // each with a goal, steps that open the right page in the right mode, a
 // prediction to make first, and a check computed from the learner's own
 // requests that says done, or what is still missing and why.

@@ -248,7 +248,7 @@ func TestReasons(t *testing.T) {
 			l.get("/products/65?cache=memory")
 			l.edit(65, map[string]string{"stock": "1"})
 			l.get("/products/65?cache=memory")
-		}, "first-hit", "its generations changed in between"},
+		}, "first-hit", "the generations changed in between"},
 		{"edit not reloaded in Redis", func(l *learner) {
 			l.edit(66, map[string]string{"stock": "2"})
 			l.get("/products/66?cache=memory")
