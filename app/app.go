@@ -24,6 +24,7 @@ import (
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
 	"cacheworkshop/lessons/compare"
+	"cacheworkshop/lessons/exercises"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/instances"
@@ -136,6 +137,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			instances.New(),
 			proxycache.New(),
 			invalidation.New(),
+			exercises.New(),
 		},
 	})
 	if err != nil {

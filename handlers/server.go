@@ -99,6 +99,7 @@ type Server struct {
 	failures *cache.FailureLog
 	hosts    *hostNames
 	kit      *Kit
+	events   EventSink // learners' events, when the exercises are on (events.go)
 	handler  http.Handler
 	// tiered is the tiered mode's cache: Memory in front of Redis.
 	tiered *cache.Tiered
@@ -194,7 +195,7 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode, s.countResponses)
+		r.Use(s.withMode, s.countResponses, s.withEvents)
 		s.catalogueRoutes(r)
 		for _, l := range s.cfg.Lessons {
 			l.Register(r, s.kit)
