@@ -1,9 +1,14 @@
 package handlers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sync/atomic"
+
 	"cacheworkshop/cache"
 	"cacheworkshop/cache/fragment"
 	"cacheworkshop/cache/page"
+	"cacheworkshop/lessons/snippets"
 )
 
 // layoutData is what layout.html sees. Whole pages are cached, so it is
@@ -27,7 +32,11 @@ type layoutData struct {
 	// RedisLabel names the Redis backend ("Redis (embedded)" for the
 	// fallback server).
 	RedisLabel string
-	Content    any
+	// Panel is the page's "The same in Flask / in Django" panel, nil when
+	// lessons/snippets has no directory for it. It is static data, the same
+	// for every request, so it sits in cached pages.
+	Panel   *snippets.Panel
+	Content any
 	// Req is the render's context for {{fragment}}; never printed.
 	Req *fragment.Render
 }
@@ -42,7 +51,7 @@ type modeLink struct {
 // page's canonical query so switching mode stays on the same page.
 func (s *Server) layout(req page.Request, title, section string, content any, fr *fragment.Render) layoutData {
 	d := layoutData{Title: title, Section: section, Mode: req.Mode, ModeLabel: s.label(req.Mode),
-		RedisLabel: s.cfg.RedisLabel, Content: content, Req: fr}
+		RedisLabel: s.cfg.RedisLabel, Panel: s.panels[req.Page], Content: content, Req: fr}
 	d.FooterKey = req.Mode.String() + ":" + d.ModeLabel
 	d.Nav = navSectionOf(section)
 	for _, m := range cache.Modes {
@@ -78,4 +87,35 @@ func navSectionOf(section string) navSection {
 		n.Faults = true
 	}
 	return n
+}
+
+// pageDigest is the digest that joins a page's cache keys: its templates',
+// mixed with its code panel's when it has one. The panel is part of the
+// page's markup but not of its template files, and Redis keeps pages
+// across restarts: without this, a snippet changed in a new build could
+// be served in its old form until the page expired.
+func (s *Server) pageDigest(name string) string {
+	d := s.views.Digest(name)
+	if j := s.joined[name]; j != nil {
+		return j.of(d)
+	}
+	return d
+}
+
+// joinedDigest remembers a page's joined digest for its template digest of
+// the moment, so that a hit (which makes its key) hashes nothing. The
+// template digest only changes when DEV reparses an edited template.
+type joinedDigest struct {
+	panel string
+	last  atomic.Pointer[[2]string] // template digest, joined digest
+}
+
+func (j *joinedDigest) of(d string) string {
+	if p := j.last.Load(); p != nil && p[0] == d {
+		return p[1]
+	}
+	sum := sha256.Sum256([]byte(d + ":" + j.panel))
+	out := hex.EncodeToString(sum[:4])
+	j.last.Store(&[2]string{d, out})
+	return out
 }

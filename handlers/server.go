@@ -24,6 +24,7 @@ import (
 	"cacheworkshop/cache"
 	"cacheworkshop/cache/fragment"
 	"cacheworkshop/cache/page"
+	"cacheworkshop/lessons/snippets"
 	"cacheworkshop/models"
 	"cacheworkshop/render"
 	"cacheworkshop/static"
@@ -89,6 +90,10 @@ type Server struct {
 	hosts    *hostNames
 	kit      *Kit
 	handler  http.Handler
+	// panels are the code panels by page name, and joined the digests
+	// that mix each into its page's keys; both are read-only once built.
+	panels map[string]*snippets.Panel
+	joined map[string]*joinedDigest
 	// categories maps product id to category, for detail-page keys.
 	categories sync.Map
 }
@@ -122,8 +127,15 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.views = views
+	if s.panels, err = snippets.All(); err != nil {
+		return nil, err
+	}
+	s.joined = make(map[string]*joinedDigest, len(s.panels))
+	for name, p := range s.panels {
+		s.joined[name] = &joinedDigest{panel: p.Digest}
+	}
 	s.frags = fragment.New(fragment.Config{Backend: s.backend, Digest: views.FragmentDigest, TTLs: fragmentTTLs})
-	s.pages = page.New(page.Config{Backend: s.backend, Label: s.backendLabel, Digest: views.Digest, TTL: cfg.TTL,
+	s.pages = page.New(page.Config{Backend: s.backend, Label: s.backendLabel, Digest: s.pageDigest, TTL: cfg.TTL,
 		Failures: s.failures, Log: cfg.Logger, NoPageCache: cfg.NoPageCache})
 	s.kit = &Kit{Store: cfg.Store, Memory: cfg.Memory, Redis: cfg.Redis, Invalidator: cfg.Invalidator,
 		Log: cfg.Logger, TTL: cfg.TTL, AdminToken: cfg.AdminToken, s: s}
