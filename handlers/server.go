@@ -94,6 +94,9 @@ type Server struct {
 	// that mix each into its page's keys; both are read-only once built.
 	panels map[string]*snippets.Panel
 	joined map[string]*joinedDigest
+	// memBudget is the memory cache's budget as configured, which the
+	// teacher page may change while the server runs.
+	memBudget int64
 	// categories maps product id to category, for detail-page keys.
 	categories sync.Map
 }
@@ -127,6 +130,9 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.views = views
+	if cfg.Memory != nil {
+		s.memBudget = cfg.Memory.MaxBytes()
+	}
 	if s.panels, err = snippets.All(); err != nil {
 		return nil, err
 	}
