@@ -66,6 +66,10 @@ func TestScreenshots(t *testing.T) {
 		}, "main table"},
 		{"faults", "/faults", nil, ""},
 		{"http-caching", "/static-content", nil, ""},
+		{"code-panel", "/products/42?cache=memory", func(t *testing.T, tb *tab) {
+			tb.do("open the panel", chromedp.Click(chromedp.CSS("details.code-panel > summary"), chromedp.NodeVisible))
+		}, "details.code-panel"},
+		{"teacher", "/teacher", nil, ""},
 	}
 	warm(t, srv.URL, "/products/42", "memory")
 	for _, s := range shots {
