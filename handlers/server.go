@@ -11,6 +11,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -92,8 +93,9 @@ type Server struct {
 	handler  http.Handler
 	// panels are the code panels by page name, and joined the digests
 	// that mix each into its page's keys; both are read-only once built.
-	panels map[string]*snippets.Panel
-	joined map[string]*joinedDigest
+	panels    map[string]*snippets.Panel
+	panelHTML map[string]template.HTML
+	joined    map[string]*joinedDigest
 	// memBudget is the memory cache's budget as configured, which the
 	// teacher page may change while the server runs.
 	memBudget int64
@@ -134,6 +136,9 @@ func NewServer(cfg Config) (*Server, error) {
 		s.memBudget = cfg.Memory.MaxBytes()
 	}
 	if s.panels, err = snippets.All(); err != nil {
+		return nil, err
+	}
+	if err := s.renderPanels(); err != nil {
 		return nil, err
 	}
 	s.joined = make(map[string]*joinedDigest, len(s.panels))

@@ -27,7 +27,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"go/token"
-	"html/template"
 	"io/fs"
 	"path"
 	"sort"
@@ -55,9 +54,6 @@ type Panel struct {
 	Flask, Django, DjangoTemplate string
 	// Go names the functions of this repository that do the same.
 	Go []GoRef
-	// Escaped holds the three texts escaped for HTML once, here, so that
-	// an uncached page does not escape kilobytes of code on every render.
-	Escaped struct{ Flask, Django, DjangoTemplate template.HTML }
 	// Digest is a short digest of every file of the panel: it joins the
 	// page's cache keys, so that a page cached with an older snippet is
 	// never served after the snippet changed.
@@ -124,9 +120,6 @@ func loadPanel(fsys fs.FS, dir string) (*Panel, error) {
 	if p.Go, err = parseGo(dir, texts[GoFile]); err != nil {
 		return nil, err
 	}
-	p.Escaped.Flask = template.HTML(template.HTMLEscapeString(p.Flask))
-	p.Escaped.Django = template.HTML(template.HTMLEscapeString(p.Django))
-	p.Escaped.DjangoTemplate = template.HTML(template.HTMLEscapeString(p.DjangoTemplate))
 	h := sha256.New()
 	names := make([]string, 0, len(texts))
 	for n := range texts {

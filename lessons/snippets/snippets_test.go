@@ -369,11 +369,10 @@ func TestLoadRejects(t *testing.T) {
 	}
 }
 
-// TestEscapedOnce: the texts the layout prints are the files' text escaped
-// for HTML, and the digest changes with any file.
-func TestEscapedOnce(t *testing.T) {
+// TestDigest: the digest changes with any file of the panel.
+func TestDigest(t *testing.T) {
 	fsys := fstest.MapFS{
-		"p/flask.py":    {Data: []byte(`x = "<b>" & 1`)},
+		"p/flask.py":    {Data: []byte("x = 1")},
 		"p/django.py":   {Data: []byte("y = 2")},
 		"p/django.html": {Data: []byte("{% if a %}<i>{% endif %}")},
 		"p/go.txt":      {Data: []byte("F a/b.go — c")},
@@ -382,19 +381,18 @@ func TestEscapedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := a["p"]
-	if got, want := string(p.Escaped.Flask), `x = &#34;&lt;b&gt;&#34; &amp; 1`; got != want {
-		t.Errorf("escaped Flask: got %q, want %q", got, want)
-	}
-	if got, want := string(p.Escaped.DjangoTemplate), `{% if a %}&lt;i&gt;{% endif %}`; got != want {
-		t.Errorf("escaped template: got %q, want %q", got, want)
-	}
-	fsys["p/django.py"] = &fstest.MapFile{Data: []byte("y = 3")}
-	b, err := snippets.Load(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b["p"].Digest == p.Digest {
-		t.Error("the digest did not change with django.py")
+	for _, f := range []string{"p/flask.py", "p/django.py", "p/django.html", "p/go.txt"} {
+		changed := fstest.MapFS{}
+		for k, v := range fsys {
+			changed[k] = v
+		}
+		changed[f] = &fstest.MapFile{Data: append(slices.Clone(fsys[f].Data), " more"...)}
+		b, err := snippets.Load(changed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b["p"].Digest == a["p"].Digest {
+			t.Errorf("the digest did not change with %s", f)
+		}
 	}
 }
