@@ -140,7 +140,9 @@
     makeChart();
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var btn = ev.submitter || document.getElementById("weather-through");
+      // Enter in the city field submits with the first button, as the
+      // browser itself would (mode none has only "Fetch fresh").
+      var btn = ev.submitter || document.getElementById("weather-through") || form.querySelector("button[type=submit]");
       call(btn.value);
     });
   }
