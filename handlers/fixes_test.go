@@ -47,3 +47,42 @@ func TestEditNameLimitAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestModeNoneTraceWording checks that mode none's pages count no cache
+// lookups (their page and fragments are built, not looked up) and that the
+// catalogue sidebar claims to be cached only where it is.
+func TestModeNoneTraceWording(t *testing.T) {
+	a := testapp.New(t)
+	summary := regexp.MustCompile(`<summary>Trace: ([^<]*)</summary>`)
+	tests := []struct {
+		path        string
+		wantSummary string // the start of the trace summary, a regular expression
+		cached      bool   // the sidebar says it is cached as a fragment
+	}{
+		{"/products?cache=none", "^no cache lookups, 5 parts built without a cache, ", false},
+		{"/products/3?cache=none", "^no cache lookups, 5 parts built without a cache, ", false},
+		{"/products/3?cache=memory", `^\d+ cache lookups, \d+ database`, true},
+		{"/products/3?cache=redis", `^\d+ cache lookups, \d+ database`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			r := a.Get(tt.path)
+			if r.Status != http.StatusOK {
+				t.Fatalf("status: got %v, want %v", r.Status, http.StatusOK)
+			}
+			m := summary.FindStringSubmatch(r.Body)
+			if m == nil {
+				t.Fatalf("no trace summary in %.300s", r.Body)
+			}
+			if !regexp.MustCompile(tt.wantSummary).MatchString(m[1]) {
+				t.Errorf("trace summary: got %q, want it to start with %q", m[1], tt.wantSummary)
+			}
+			if !strings.Contains(tt.path, "/products/3") {
+				return
+			}
+			if got := strings.Contains(r.Body, "Cached as a fragment for"); got != tt.cached {
+				t.Errorf("sidebar says \"Cached as a fragment\": got %v, want %v", got, tt.cached)
+			}
+		})
+	}
+}
