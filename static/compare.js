@@ -2,7 +2,12 @@
 // comparison from the browser on request.
 "use strict";
 (function () {
-  var colors = { none: "#6b4f00", memory: "#0b6e4f", redis: "#a4262c" };
+  // Colours come from the stylesheet's variables (style.css), so a mode or
+  // an outcome looks the same in a chart as in a badge.
+  function cssColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+  var colors = { none: cssColour("--none"), memory: cssColour("--memory"), redis: cssColour("--redis") };
   var hasChart = typeof Chart !== "undefined";
 
   // The server's table is the source of truth; the chart only redraws it.

@@ -2,11 +2,20 @@
 // come from the table the server rendered; nothing is measured here.
 "use strict";
 (function () {
+  // Colours come from the stylesheet's variables (style.css), so a mode or
+  // an outcome looks the same in a chart as in a badge.
+  function cssColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
   function draw() {
     var canvas = document.getElementById("fib-chart");
     if (!canvas || typeof Chart === "undefined") return;
     var rows = document.querySelectorAll("#fib-results tbody tr[data-ns]");
-    var colours = { naive: "#8a4b00", memory: "#0b6e4f", redis: "#a4262c", result: "#1f4e79" };
+    // Naive recursion is the no-cache way; the memos take their backend's
+    // colour; the whole result the accent, as it uses the current mode.
+    var colours = { naive: cssColour("--none"), memory: cssColour("--memory"), redis: cssColour("--redis"),
+      result: cssColour("--accent") };
     var labels = [], data = [], bg = [];
     rows.forEach(function (tr) {
       // The server sends nanoseconds, so a map lookup of a few hundred

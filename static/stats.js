@@ -37,9 +37,16 @@
     return String(v);
   }
 
+  // Colours come from the stylesheet's variables (style.css), so a mode or
+  // an outcome looks the same in a chart as in a badge.
+  function cssColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
   function initChart() {
     var canvas = document.getElementById("stats-chart");
     if (!canvas || typeof Chart === "undefined") return;
+    var memory = cssColour("--memory"), redis = cssColour("--redis");
     function ds(label, color, dash) {
       return { label: label, data: [], borderColor: color, backgroundColor: color,
         borderDash: dash ? [6, 4] : [], tension: 0.2, pointRadius: 2, spanGaps: true };
@@ -47,8 +54,8 @@
     chart = new Chart(canvas, {
       type: "line",
       data: { labels: [], datasets: [
-        ds("memory hits/s", "#0b6e4f"), ds("memory misses/s", "#0b6e4f", true),
-        ds("redis hits/s", "#a4262c"), ds("redis misses/s", "#a4262c", true)
+        ds("memory hits/s", memory), ds("memory misses/s", memory, true),
+        ds("redis hits/s", redis), ds("redis misses/s", redis, true)
       ] },
       options: { animation: false, maintainAspectRatio: false,
         scales: { y: { beginAtZero: true, title: { display: true, text: "lookups per second" } } } }
