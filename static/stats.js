@@ -34,6 +34,7 @@
     if (how === "pct") return (v * 100).toFixed(1) + "%";
     if (how === "bytes") return human(v);
     if (how === "ratio") return Number(v).toFixed(2);
+    if (how === "list") return v.join("; ");
     return String(v);
   }
 
@@ -94,6 +95,11 @@
       var v = get(d, path);
       if (path.indexOf("redis.entries") === 0 && !d.redis.available) v = undefined;
       cells[i].textContent = format(v, cells[i].getAttribute("data-format"), d);
+    }
+    var unreported = document.getElementById("redis-unreported");
+    if (unreported) {
+      var srv = d.redis.server;
+      unreported.hidden = !(srv && srv.unreported && srv.unreported.length);
     }
     var err = document.getElementById("redis-error");
     if (err) {

@@ -2,10 +2,13 @@ package stats
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"cacheworkshop/cache"
 	"cacheworkshop/cache/page"
@@ -61,17 +64,97 @@ type backendStats struct {
 }
 
 // redisInfo holds the INFO fields the page shows, under INFO's own names.
+// A field the server did not report is absent (nil or empty), never a
+// made-up zero: the embedded server answers only part of INFO (no memory
+// section, no keyspace figures), and Unreported names what is missing.
 type redisInfo struct {
-	UsedMemoryHuman       string  `json:"used_memory_human"`
-	UsedMemoryPeakHuman   string  `json:"used_memory_peak_human"`
-	MemFragmentationRatio float64 `json:"mem_fragmentation_ratio"`
-	KeyspaceHits          uint64  `json:"keyspace_hits"`
-	KeyspaceMisses        uint64  `json:"keyspace_misses"`
-	KeyspaceHitRatio      float64 `json:"keyspace_hit_ratio"`
-	OpsPerSec             uint64  `json:"instantaneous_ops_per_sec"`
+	UsedMemoryHuman       string   `json:"used_memory_human,omitempty"`
+	UsedMemoryPeakHuman   string   `json:"used_memory_peak_human,omitempty"`
+	MemFragmentationRatio *float64 `json:"mem_fragmentation_ratio,omitempty"`
+	KeyspaceHits          *uint64  `json:"keyspace_hits,omitempty"`
+	KeyspaceMisses        *uint64  `json:"keyspace_misses,omitempty"`
+	KeyspaceHitRatio      *float64 `json:"keyspace_hit_ratio,omitempty"`
+	OpsPerSec             *uint64  `json:"instantaneous_ops_per_sec,omitempty"`
 	// DBKeys is every key in our database, every application's: what
-	// DBSIZE says, read from INFO's keyspace section.
+	// DBSIZE says.
 	DBKeys uint64 `json:"db_keys"`
+	// Unreported lists the fields above this server's INFO left out, and
+	// why when a whole section was refused ("INFO memory: ERR ...").
+	Unreported []string `json:"unreported,omitempty"`
+}
+
+// infoSections are the INFO sections the page reads, each asked on its
+// own: INFO with several sections is Redis 7's, and older servers (and
+// the embedded one) answer it with an error. The fields of each are the
+// ones the page shows.
+var infoSections = []struct {
+	name   string
+	fields []string
+}{
+	{"memory", []string{"used_memory_human", "used_memory_peak_human", "mem_fragmentation_ratio"}},
+	{"stats", []string{"keyspace_hits", "keyspace_misses", "instantaneous_ops_per_sec"}},
+}
+
+// readInfo reads the INFO sections and DBSIZE in one pipeline (one round
+// trip). A section the server refuses with an error reply, or answers
+// without some of our fields, is listed in Unreported; only a failure to
+// reach Redis is an error.
+func (l *Lesson) readInfo(ctx context.Context) (*redisInfo, error) {
+	var (
+		size *redis.IntCmd
+		cmds []*redis.StringCmd
+	)
+	what := make([]string, 0, len(infoSections)+1)
+	for _, sec := range infoSections {
+		what = append(what, "INFO "+sec.name)
+	}
+	what = append(what, "DBSIZE")
+	err := traceRedis(ctx, strings.Join(what, ", ")+" (one pipeline)", func() error {
+		pipe := l.redis.Client().Pipeline()
+		for _, sec := range infoSections {
+			cmds = append(cmds, pipe.Info(ctx, sec.name))
+		}
+		size = pipe.DBSize(ctx)
+		if _, err := pipe.Exec(ctx); err != nil && !isReply(err) {
+			return err
+		}
+		return size.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	info := &redisInfo{DBKeys: uint64(max(size.Val(), 0))}
+	for i, c := range cmds {
+		sec := infoSections[i]
+		if err := c.Err(); err != nil {
+			info.Unreported = append(info.Unreported, "INFO "+sec.name+": "+page.Short(err))
+			continue
+		}
+		seen := info.parse(c.Val())
+		var missing []string
+		for _, f := range sec.fields {
+			if !seen[f] {
+				missing = append(missing, f)
+			}
+		}
+		if len(missing) > 0 {
+			info.Unreported = append(info.Unreported, "INFO "+sec.name+" has no "+strings.Join(missing, ", "))
+		}
+	}
+	if info.KeyspaceHits != nil && info.KeyspaceMisses != nil {
+		if t := *info.KeyspaceHits + *info.KeyspaceMisses; t > 0 {
+			r := float64(*info.KeyspaceHits) / float64(t)
+			info.KeyspaceHitRatio = &r
+		}
+	}
+	return info, nil
+}
+
+// isReply tells an error reply (the server is up and refused the
+// command) from a failure to reach the server.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
 }
 
 // statsData is the page's content and, as JSON, /api/cache-stats.
@@ -121,11 +204,7 @@ func (l *Lesson) collect(ctx context.Context) statsData {
 	d.Redis.Name, d.Redis.Label, d.Redis.Prefix = "redis", l.kit.Label(cache.ModeRedis), l.redis.Prefix()
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
-	var raw string
-	err := traceRedis(ctx, "INFO memory stats keyspace", func() (err error) {
-		raw, err = l.redis.Client().Info(ctx, "memory", "stats", "keyspace").Result()
-		return err
-	})
+	info, err := l.readInfo(ctx)
 	var kc keyCount
 	if err == nil {
 		kc, err = l.countKeys(ctx)
@@ -135,7 +214,7 @@ func (l *Lesson) collect(ctx context.Context) statsData {
 		return d
 	}
 	d.Redis.Available = true
-	d.Redis.Server = parseRedisInfo(raw, l.redis.Client().Options().DB)
+	d.Redis.Server = info
 	d.Redis.Entries, d.Redis.EntriesEstimate, d.Redis.EntriesNote = kc.N, kc.Estimate, kc.note(d.GeneratedAt)
 	if !kc.Estimate {
 		at, age := kc.CountedAt.UTC(), int64(d.GeneratedAt.Sub(kc.CountedAt)/time.Second)
@@ -180,42 +259,41 @@ func traceRedis(ctx context.Context, what string, call func() error) error {
 	return err
 }
 
-// parseRedisInfo picks our fields out of INFO's "name:value" lines; db is
-// the database number whose keyspace line ("db0:keys=12,expires=3,...")
-// gives DBKeys.
-func parseRedisInfo(raw string, db int) *redisInfo {
-	in := &redisInfo{}
-	dbName := "db" + strconv.Itoa(db)
+// parse picks our fields out of one INFO answer's "name:value" lines
+// and returns the names of every field it saw.
+func (in *redisInfo) parse(raw string) map[string]bool {
+	seen := map[string]bool{}
+	u64 := func(v string) *uint64 {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil
+		}
+		return &n
+	}
 	for line := range strings.Lines(raw) {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
 			continue
 		}
+		seen[k] = true
 		switch k {
-		case dbName:
-			for _, kv := range strings.Split(v, ",") {
-				if n, ok := strings.CutPrefix(kv, "keys="); ok {
-					in.DBKeys, _ = strconv.ParseUint(n, 10, 64)
-				}
-			}
 		case "used_memory_human":
 			in.UsedMemoryHuman = v
 		case "used_memory_peak_human":
 			in.UsedMemoryPeakHuman = v
 		case "mem_fragmentation_ratio":
-			in.MemFragmentationRatio, _ = strconv.ParseFloat(v, 64)
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				in.MemFragmentationRatio = &f
+			}
 		case "keyspace_hits":
-			in.KeyspaceHits, _ = strconv.ParseUint(v, 10, 64)
+			in.KeyspaceHits = u64(v)
 		case "keyspace_misses":
-			in.KeyspaceMisses, _ = strconv.ParseUint(v, 10, 64)
+			in.KeyspaceMisses = u64(v)
 		case "instantaneous_ops_per_sec":
-			in.OpsPerSec, _ = strconv.ParseUint(v, 10, 64)
+			in.OpsPerSec = u64(v)
 		}
 	}
-	if t := in.KeyspaceHits + in.KeyspaceMisses; t > 0 {
-		in.KeyspaceHitRatio = float64(in.KeyspaceHits) / float64(t)
-	}
-	return in
+	return seen
 }
 
 // servePage is the statistics page. Its figures are this moment's, so it
