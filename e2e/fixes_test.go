@@ -1,10 +1,16 @@
 package e2e_test
 
 import (
+	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
 )
 
 // TestFixesBrowser checks, in a real browser, that pages say what the
@@ -19,6 +25,7 @@ func TestFixesBrowser(t *testing.T) {
 	}{
 		{"mode_none_trace_says_built_not_looked_up", testModeNoneTrace},
 		{"each_mode_has_its_own_colour", testModeColours},
+		{"stats_times_in_utc_and_ratio_judged", testStatsUTC},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -96,5 +103,47 @@ func testModeColours(t *testing.T, br *browser) {
 	}
 	if errColour == "" {
 		t.Error("no error colour read")
+	}
+}
+
+// testStatsUTC opens the statistics in a browser set to New York time: the
+// figures' time, redrawn by the page's script, stays in UTC as the server
+// writes it; and once there have been lookups the hit ratio has a verdict.
+func testStatsUTC(t *testing.T, br *browser) {
+	tb := br.newTab(t)
+	tb.do("set the time zone", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"})
+		return err
+	}))
+	if got := eval[string](tb, `Intl.DateTimeFormat().resolvedOptions().timeZone`); got != "America/New_York" {
+		t.Fatalf("browser time zone: got %v, want America/New_York", got)
+	}
+	tb.open("/cache-stats", http.StatusOK)
+	first := eval[string](tb, `document.getElementById("stats-updated").getAttribute("datetime")`)
+	// Lookups for a verdict: one miss, then hits, in memory mode.
+	eval[bool](tb, `(() => { (async () => { for (let i = 0; i < 30; i++) await fetch("/api/products/41?cache=memory");
+		window.lookupsDone = true; })(); return true; })()`)
+	tb.waitJS("30 lookups", 10*time.Second, `window.lookupsDone === true`)
+	tb.waitJS("a poll after the lookups", 10*time.Second,
+		`document.getElementById("stats-updated").getAttribute("datetime") !== `+jsString(first)+
+			` && !document.querySelector('[data-judge="memory"]').classList.contains("ratio-few")`)
+	type shown struct {
+		Datetime, Text, Class, Verdict string
+	}
+	got := eval[shown](tb, `(() => {
+		const w = document.getElementById("stats-updated"), c = document.querySelector('[data-judge="memory"]');
+		return {datetime: w.getAttribute("datetime"), text: w.textContent, class: c.className,
+			verdict: c.querySelector(".ratio-verdict").textContent};
+	})()`)
+	at, err := time.Parse(time.RFC3339Nano, got.Datetime)
+	if err != nil {
+		t.Fatalf("datetime %q: %v", got.Datetime, err)
+	}
+	if want := at.UTC().Format("15:04:05") + " UTC"; got.Text != want {
+		t.Errorf("last read: got %q, want %q (UTC)", got.Text, want)
+	}
+	verdict := regexp.MustCompile(`ratio-(good|fair|poor)\b`).FindStringSubmatch(got.Class)
+	if verdict == nil || !strings.HasPrefix(got.Verdict, verdict[1]+":") {
+		t.Errorf("memory hit ratio: got class %q and verdict %q, want a judged ratio that says so", got.Class, got.Verdict)
 	}
 }

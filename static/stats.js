@@ -27,6 +27,12 @@
     return n + "B";
   }
 
+  // utcTime writes an instant as the server does, "15:04:05", in UTC:
+  // one time zone on every page, whatever the browser's.
+  function utcTime(iso) {
+    return new Date(iso).toISOString().slice(11, 19);
+  }
+
   function format(v, how, d) {
     if (v === undefined || v === null || v === "") return "–";
     // A key count still under way is an estimate, and says so.
@@ -59,7 +65,8 @@
         ds("redis hits/s", redis), ds("redis misses/s", redis, true)
       ] },
       options: { animation: false, maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: "lookups per second" } } } }
+        scales: { x: { title: { display: true, text: "time (UTC)" } },
+          y: { beginAtZero: true, title: { display: true, text: "lookups per second" } } } }
     });
   }
 
@@ -74,7 +81,7 @@
     if (!chart) return;
     if (prev) {
       var secs = (Date.parse(cur.generated_at) - Date.parse(prev.generated_at)) / 1000;
-      var label = new Date(cur.generated_at).toLocaleTimeString();
+      var label = utcTime(cur.generated_at);
       var vals = [rate(cur, prev, "memory.hits", secs), rate(cur, prev, "memory.misses", secs),
         rate(cur, prev, "redis.hits", secs), rate(cur, prev, "redis.misses", secs)];
       chart.data.labels.push(label);
@@ -109,8 +116,16 @@
     var when = document.getElementById("stats-updated");
     if (when) {
       when.setAttribute("datetime", d.generated_at);
-      when.textContent = new Date(d.generated_at).toLocaleTimeString();
+      when.textContent = utcTime(d.generated_at) + " UTC";
     }
+    var up = document.getElementById("stats-uptime");
+    if (up && typeof d.uptime_s === "number") up.textContent = String(d.uptime_s);
+    // The server judges each hit ratio (good, fair, poor, too few
+    // lookups); the page only repaints its verdict.
+    ["memory", "redis"].forEach(function (b) {
+      var cell = root.querySelector('[data-judge="' + b + '"]');
+      if (cell && d[b] && d[b].ratio_class) cell.className = "num ratio ratio-" + d[b].ratio_class;
+    });
     plot(d);
   }
 

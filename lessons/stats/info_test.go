@@ -3,6 +3,7 @@ package stats_test
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,5 +86,79 @@ func TestStatsEveryRedis(t *testing.T) {
 				t.Errorf("real Redis: got unreported %q, used memory %q, keyspace hits %v; want every figure", unreported, rs.Server.UsedMemoryHuman, rs.Server.KeyspaceHits)
 			}
 		})
+	}
+}
+
+// TestStatsExplained checks that every figure on the page comes with a
+// line saying what it means, that the Redis figures name the redis-cli
+// command showing the same, and that the hit ratio is judged.
+func TestStatsExplained(t *testing.T) {
+	a := testapp.New(t)
+	r := a.Get("/cache-stats")
+	if r.Status != http.StatusOK {
+		t.Fatalf("page: got %d, want 200", r.Status)
+	}
+	rows := strings.Count(r.Body, `<th scope="row">`)
+	if help := strings.Count(r.Body, `<span class="stat-help"`); rows == 0 || help != rows {
+		t.Errorf("got %d explanations for %d figures, want one each", help, rows)
+	}
+	opt := a.Redis.Client().Options()
+	cli := "redis-cli -h " + strings.Replace(opt.Addr, ":", " -p ", 1)
+	for _, want := range []string{
+		"<code>" + cli + " INFO memory</code>",
+		"<code>" + cli + " --scan --pattern '" + a.Redis.Prefix() + "*' | wc -l</code>",
+		"<code>INFO stats</code> → <code>keyspace_hits</code>",
+		"<code>INFO memory</code> → <code>mem_fragmentation_ratio</code>",
+		"<code>DBSIZE</code>",
+		// No lookups yet: no verdict can be drawn.
+		`class="num ratio ratio-few" data-judge="memory"`,
+	} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if opt.Password != "" && strings.Contains(r.Body, opt.Password) {
+		t.Error("the page shows the Redis password")
+	}
+}
+
+// TestStatsRatioVerdict checks the hit ratio's verdict at and around its
+// thresholds.
+func TestStatsRatioVerdict(t *testing.T) {
+	a := testapp.New(t)
+	tests := []struct {
+		hits, misses int
+		want         string
+	}{
+		{0, 0, "few"},
+		{1, 18, "few"},
+		{16, 4, "good"},
+		{15, 5, "fair"},
+		{10, 10, "fair"},
+		{9, 11, "poor"},
+	}
+	for _, tt := range tests {
+		a.Memory.Clear(t.Context())
+		for i := range tt.misses {
+			a.Memory.Get(t.Context(), "verdict:"+strconv.Itoa(i))
+		}
+		a.Memory.Set(t.Context(), "verdict:hit", []byte("x"), 0)
+		for range tt.hits {
+			a.Memory.Get(t.Context(), "verdict:hit")
+		}
+		var s struct {
+			Memory struct {
+				Hits       int    `json:"hits"`
+				Misses     int    `json:"misses"`
+				RatioClass string `json:"ratio_class"`
+			} `json:"memory"`
+		}
+		testapp.DecodeJSON(t, a.Get("/api/cache-stats"), &s)
+		if s.Memory.Hits != tt.hits || s.Memory.Misses != tt.misses {
+			t.Fatalf("counters: got %d hits %d misses, want %d and %d", s.Memory.Hits, s.Memory.Misses, tt.hits, tt.misses)
+		}
+		if s.Memory.RatioClass != tt.want {
+			t.Errorf("%d hits, %d misses: got %v, want %v", tt.hits, tt.misses, s.Memory.RatioClass, tt.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,11 +58,47 @@ type backendStats struct {
 	// client included.
 	Server *redisInfo `json:"server,omitempty"`
 
+	// RatioClass judges the hit ratio for the page's colours: good, fair,
+	// poor, or few (too few lookups to judge); RatioVerdict says it in
+	// words. The thresholds are judgeRatio's.
+	RatioClass   string `json:"ratio_class"`
+	RatioVerdict string `json:"ratio_verdict"`
+
 	// Display forms for the server-rendered page; stats.js formats the
 	// same way when it updates the page.
-	HitPct     string `json:"-"`
-	BytesHuman string `json:"-"`
+	HitPct        string `json:"-"`
+	BytesHuman    string `json:"-"`
+	MaxBytesHuman string `json:"-"`
 }
+
+// Hit ratio thresholds. A page cache in front of a catalogue that is read
+// far more than it is edited should answer most lookups: from goodRatio
+// up it does; below fairRatio it misses more often than it hits, and
+// costs more (a lookup, then a build and a store) than it saves. Under
+// minJudged lookups the ratio says more about which pages were opened
+// first than about the cache.
+const (
+	goodRatio = 0.8
+	fairRatio = 0.5
+	minJudged = 20
+)
+
+// judgeRatio returns the class and the verdict of a hit ratio.
+func judgeRatio(hits, misses uint64) (class, verdict string) {
+	n := hits + misses
+	switch r := float64(hits) / float64(max(n, 1)); {
+	case n < minJudged:
+		return "few", "too few lookups to judge (" + strconv.FormatUint(n, 10) + ")"
+	case r >= goodRatio:
+		return "good", "good: at least " + pct(goodRatio) + " of lookups hit"
+	case r >= fairRatio:
+		return "fair", "fair: between " + pct(fairRatio) + " and " + pct(goodRatio)
+	default:
+		return "poor", "poor: under " + pct(fairRatio) + ", the cache misses more than it hits"
+	}
+}
+
+func pct(r float64) string { return strconv.Itoa(int(r*100)) + " %" }
 
 // redisInfo holds the INFO fields the page shows, under INFO's own names.
 // A field the server did not report is absent (nil or empty), never a
@@ -150,6 +187,19 @@ func (l *Lesson) readInfo(ctx context.Context) (*redisInfo, error) {
 	return info, nil
 }
 
+// cliCommand is the redis-cli invocation that reaches the server of opt:
+// its host, port and database, never its password.
+func cliCommand(opt *redis.Options) string {
+	cmd := "redis-cli"
+	if host, port, err := net.SplitHostPort(opt.Addr); err == nil {
+		cmd += " -h " + host + " -p " + port
+	}
+	if opt.DB != 0 {
+		cmd += " -n " + strconv.Itoa(opt.DB)
+	}
+	return cmd
+}
+
 // isReply tells an error reply (the server is up and refused the
 // command) from a failure to reach the server.
 func isReply(err error) bool {
@@ -167,12 +217,19 @@ type statsData struct {
 	AdminToken bool `json:"-"`
 	// ScanSteps is ScanStepsPerRefresh, for the page's explanation.
 	ScanSteps int `json:"-"`
+	// CLI is the redis-cli command line that reaches the same Redis, and
+	// ScanPattern the pattern that matches our keys, for the commands the
+	// page shows beside each figure. Neither carries a password.
+	CLI         string `json:"-"`
+	ScanPattern string `json:"-"`
 }
 
 func statsOf(st cache.Stats) backendStats {
-	return backendStats{Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(), Errors: st.Errors,
+	b := backendStats{Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(), Errors: st.Errors,
 		Sets: st.Sets, Deletes: st.Deletes, Evictions: st.Evictions, Entries: st.Entries, MaxBytes: st.MaxBytes,
 		HitPct: strconv.FormatFloat(st.HitRatio()*100, 'f', 1, 64) + "%"}
+	b.RatioClass, b.RatioVerdict = judgeRatio(st.Hits, st.Misses)
+	return b
 }
 
 // humanBytes formats n in binary units, like Redis's *_human fields, so
@@ -194,11 +251,12 @@ func humanBytes(n int64) string {
 // page is where a learner goes to find out that Redis is down.
 func (l *Lesson) collect(ctx context.Context) statsData {
 	d := statsData{GeneratedAt: time.Now().UTC(), UptimeS: int64(time.Since(l.started) / time.Second),
-		AdminToken: l.kit.AdminToken != "", ScanSteps: ScanStepsPerRefresh}
+		AdminToken: l.kit.AdminToken != "", ScanSteps: ScanStepsPerRefresh,
+		CLI: cliCommand(l.redis.Client().Options()), ScanPattern: escapeGlob(l.redis.Prefix()) + "*"}
 	ms := l.memory.Stats()
 	d.Memory = statsOf(ms)
 	d.Memory.Name, d.Memory.Label, d.Memory.Available = "memory", l.kit.Label(cache.ModeMemory), true
-	d.Memory.Bytes, d.Memory.BytesHuman = &ms.Bytes, humanBytes(ms.Bytes)
+	d.Memory.Bytes, d.Memory.BytesHuman, d.Memory.MaxBytesHuman = &ms.Bytes, humanBytes(ms.Bytes), humanBytes(ms.MaxBytes)
 
 	d.Redis = statsOf(l.redis.Stats())
 	d.Redis.Name, d.Redis.Label, d.Redis.Prefix = "redis", l.kit.Label(cache.ModeRedis), l.redis.Prefix()
