@@ -26,6 +26,7 @@ func TestFixesBrowser(t *testing.T) {
 		{"mode_none_trace_says_built_not_looked_up", testModeNoneTrace},
 		{"each_mode_has_its_own_colour", testModeColours},
 		{"stats_times_in_utc_and_ratio_judged", testStatsUTC},
+		{"faults_breaker_opens_half_opens_closes", testFaultsBreaker},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -146,4 +147,40 @@ func testStatsUTC(t *testing.T, br *browser) {
 	if verdict == nil || !strings.HasPrefix(got.Verdict, verdict[1]+":") {
 		t.Errorf("memory hit ratio: got class %q and verdict %q, want a judged ratio that says so", got.Class, got.Verdict)
 	}
+}
+
+// testFaultsBreaker sends Redis-mode traffic from the faults page, flips
+// the fail switch on and off without leaving the page, and watches the
+// breaker the page describes open, half-open and close, live.
+func testFaultsBreaker(t *testing.T, br *browser) {
+	tb := br.newTab(t)
+	tb.open("/faults", http.StatusOK)
+	breaker := `document.getElementById("breaker-state").textContent.trim()`
+	newest := `(document.querySelector("#traffic-strip li .badge") || {}).textContent`
+	if got := eval[string](tb, breaker); got != "closed" {
+		t.Fatalf("breaker at first: got %v, want closed", got)
+	}
+	tb.do("start the traffic", chromedp.Click(chromedp.CSS("#traffic-toggle"), chromedp.NodeVisible))
+	tb.waitJS("a Redis HIT in the strip", 10*time.Second, newest+` === "HIT"`)
+
+	tb.do("make Redis calls fail", chromedp.Click(chromedp.CSS(`button[value="fail-on"]`), chromedp.NodeVisible))
+	tb.waitJS("the breaker open", 10*time.Second, breaker+` === "open"`)
+	if got := eval[string](tb, newest); got != "ERROR" {
+		t.Errorf("newest response with Redis failing: got %v, want ERROR", got)
+	}
+	// After the cooldown a trial fails, with the switch still on: the
+	// history shows the breaker half-open, then open again.
+	tb.waitJS("a failed trial in the history", 10*time.Second,
+		`[...document.querySelectorAll("#breaker-history .breaker")].map(e => e.textContent).slice(0, 2).join(",") === "open,half-open"`)
+
+	tb.do("stop failing", chromedp.Click(chromedp.CSS(`button[value="fail-off"]`), chromedp.NodeVisible))
+	tb.waitJS("the breaker closed again", 10*time.Second, breaker+` === "closed"`)
+	tb.waitJS("HITs again", 10*time.Second, newest+` === "HIT"`)
+	if got := tb.path(); got != "/faults" {
+		t.Errorf("after flipping the switches: got %v, want to stay on /faults", got)
+	}
+	if got := tb.text("#breaker-history li:first-child .breaker"); got != "closed" {
+		t.Errorf("newest change of state: got %v, want closed", got)
+	}
+	tb.do("stop the traffic", chromedp.Click(chromedp.CSS("#traffic-stop"), chromedp.NodeVisible))
 }
