@@ -27,6 +27,7 @@ func TestFixesBrowser(t *testing.T) {
 		{"each_mode_has_its_own_colour", testModeColours},
 		{"stats_times_in_utc_and_ratio_judged", testStatsUTC},
 		{"faults_breaker_opens_half_opens_closes", testFaultsBreaker},
+		{"http_pages_say_when_a_copy_is_reused", testHTTPReuse},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -183,4 +184,59 @@ func testFaultsBreaker(t *testing.T, br *browser) {
 		t.Errorf("newest change of state: got %v, want closed", got)
 	}
 	tb.do("stop the traffic", chromedp.Click(chromedp.CSS("#traffic-stop"), chromedp.NodeVisible))
+}
+
+// testHTTPReuse walks the HTTP caching pages as a learner does: a first
+// visit is a new copy; following a link to the fresh-for-an-hour page
+// again shows the browser's copy, unasked; reloading the ETag page gets a
+// 304. Each time the page says which it is, from the browser's own
+// Navigation Timing entry, and the curl commands name this server.
+func testHTTPReuse(t *testing.T, br *browser) {
+	tb := br.newTab(t)
+	reused := `(() => { const n = document.getElementById("reuse-note");
+		return n.hidden ? "" : n.getAttribute("data-reused"); })()`
+	visible := `[...document.querySelectorAll("#reuse-note [data-reuse]")].filter(p => !p.hidden).map(p => p.dataset.reuse).join(",")`
+
+	tb.open("/static-content", http.StatusOK)
+	if got := eval[string](tb, reused); got != "" {
+		t.Errorf("first visit: got reuse note %q, want none", got)
+	}
+	if got, want := tb.text("code .curl-origin"), tb.base; got != want {
+		t.Errorf("curl command's address: got %q, want %q", got, want)
+	}
+	built := tb.text(".rendered-at")
+	tb.click(`main a[href="/static-content"]:not(.subnav a)`, http.StatusOK)
+	if got := eval[string](tb, reused); got != "cache" {
+		t.Errorf("the same page by a link: got reuse note %q, want cache (transferSize %v)", got,
+			eval[float64](tb, `performance.getEntriesByType("navigation")[0].transferSize`))
+	}
+	if got := eval[string](tb, visible); got != "cache" {
+		t.Errorf("visible explanation: got %q, want only the cache one", got)
+	}
+	if got := tb.text(".rendered-at"); got != built {
+		t.Errorf("render time of the reused copy: got %q, want %q (the server was not asked)", got, built)
+	}
+
+	tb.click(`.subnav a[href="/conditional-content"]`, http.StatusOK)
+	if got := tb.text(`.subnav a[aria-current="page"]`); !strings.HasPrefix(got, "Validators") {
+		t.Errorf("sub-navigation's current page: got %q, want the ETag page", got)
+	}
+	if got := eval[string](tb, reused); got != "" {
+		t.Errorf("first visit to /conditional-content: got reuse note %q, want none", got)
+	}
+	if !strings.Contains(tb.text("main"), "The request that built this copy carried no If-None-Match") {
+		t.Error("the ETag page does not say what the request that built it carried")
+	}
+	if _, err := chromedp.RunResponse(tb.ctx, chromedp.Reload()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := eval[string](tb, reused); got != "revalidated" {
+		t.Errorf("reloaded ETag page: got reuse note %q, want revalidated (status %v, transferSize %v, body %v)", got,
+			eval[float64](tb, `performance.getEntriesByType("navigation")[0].responseStatus || 0`),
+			eval[float64](tb, `performance.getEntriesByType("navigation")[0].transferSize`),
+			eval[float64](tb, `performance.getEntriesByType("navigation")[0].encodedBodySize`))
+	}
+	if got := eval[string](tb, visible); got != "revalidated" {
+		t.Errorf("visible explanation: got %q, want only the revalidation one", got)
+	}
 }
