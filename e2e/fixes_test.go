@@ -28,6 +28,7 @@ func TestFixesBrowser(t *testing.T) {
 		{"stats_times_in_utc_and_ratio_judged", testStatsUTC},
 		{"faults_breaker_opens_half_opens_closes", testFaultsBreaker},
 		{"http_pages_say_when_a_copy_is_reused", testHTTPReuse},
+		{"compare_chart_legend_and_memory_bars", testCompareChart},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -238,5 +239,47 @@ func testHTTPReuse(t *testing.T, br *browser) {
 	}
 	if got := eval[string](tb, visible); got != "revalidated" {
 		t.Errorf("visible explanation: got %q, want only the revalidation one", got)
+	}
+}
+
+// testCompareChart reads the comparison chart Chart.js drew, for a list
+// page and for a detail page: each legend entry has its bars' colour,
+// which is its mode's, and every bar, memory's microseconds included, is
+// tall enough to see.
+func testCompareChart(t *testing.T, br *browser) {
+	tb := br.newTab(t)
+	for _, path := range []string{"/products/compare?page=5", "/products/compare?product=45"} {
+		t.Run(path, func(t *testing.T) {
+			tb := tb.in(t)
+			tb.open(path, http.StatusOK)
+			tb.waitJS("the chart", 10*time.Second, `!!Chart.getChart(document.getElementById("compare-chart"))`)
+			type drawn struct {
+				Legend, Bars, Modes []string
+				MinHeight           float64
+				Scale               string
+			}
+			d := eval[drawn](tb, `(() => {
+				const c = Chart.getChart(document.getElementById("compare-chart"));
+				const css = m => getComputedStyle(document.documentElement).getPropertyValue("--" + m).trim();
+				const modes = [...document.querySelectorAll("#compare-results tr.mode-row")].map(tr => tr.dataset.mode);
+				let min = Infinity;
+				c.data.datasets.forEach((ds, i) => c.getDatasetMeta(i).data.forEach(b => { min = Math.min(min, b.height); }));
+				return {
+					legend: c.legend.legendItems.map(li => li.text + " " + li.fillStyle),
+					bars: c.data.datasets.map(ds => ds.label + " " + ds.backgroundColor),
+					modes: modes.map((m, i) => c.data.datasets[i].label + " " + css(m)),
+					minHeight: min, scale: c.scales.y.type,
+				};
+			})()`)
+			if strings.Join(d.Legend, ",") != strings.Join(d.Bars, ",") {
+				t.Errorf("legend %v does not match the bars %v", d.Legend, d.Bars)
+			}
+			if strings.Join(d.Bars, ",") != strings.Join(d.Modes, ",") {
+				t.Errorf("bar colours %v, want the modes' own %v", d.Bars, d.Modes)
+			}
+			if d.Scale != "logarithmic" || d.MinHeight < 10 {
+				t.Errorf("got a %s axis whose shortest bar is %.1f px, want a logarithmic one with every bar at least 10 px", d.Scale, d.MinHeight)
+			}
+		})
 	}
 }
