@@ -41,6 +41,9 @@ func TestStatsEveryRedis(t *testing.T) {
 			if page.Status != http.StatusOK {
 				t.Fatalf("page: got %d, want 200", page.Status)
 			}
+			if strings.Contains(page.Body, "%!") {
+				t.Errorf("the page has a formatting error: %q", page.Body[strings.Index(page.Body, "%!"):][:40])
+			}
 			if !strings.Contains(page.Body, `id="redis-error" role="alert" hidden`) {
 				t.Errorf("the page says Redis is unavailable while Redis pages hit")
 			}

@@ -120,6 +120,15 @@ type redisInfo struct {
 	Unreported []string `json:"unreported,omitempty"`
 }
 
+// FragmentationText is the fragmentation ratio as the page shows it
+// ("1.52"), or "–" when the server does not report it.
+func (in *redisInfo) FragmentationText() string {
+	if in == nil || in.MemFragmentationRatio == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*in.MemFragmentationRatio, 'f', 2, 64)
+}
+
 // infoSections are the INFO sections the page reads, each asked on its
 // own: INFO with several sections is Redis 7's, and older servers (and
 // the embedded one) answer it with an error. The fields of each are the
