@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +17,8 @@ import (
 var ErrCircuitOpen = errors.New("redis circuit open: recent calls failed, not trying for a moment")
 
 // ErrFaultInjected is what calls return while the learner has switched
-// Redis "off" on the faults page.
+// Redis "off" on the faults page. Such a call counts as a failure for the
+// breaker, as a call to a dead Redis would, so the switch opens it.
 var ErrFaultInjected = errors.New("redis switched off on the faults page")
 
 // Guard is a go-redis hook that wraps every command, pipeline and dial of a
@@ -40,6 +42,23 @@ type Guard struct {
 	latency atomic.Int64
 
 	opens, shortCircuits, failed atomic.Uint64
+
+	// events are the latest changes of state, oldest first, guarded by
+	// mu. Half-open begins when the cooldown ends, with no call to mark
+	// it, so it is recorded with the trial call that ends it, dated when
+	// it began: a page reading the history never misses a state that
+	// lasted a moment.
+	events []BreakerEvent
+}
+
+// maxEvents is how many changes of state a Guard remembers.
+const maxEvents = 12
+
+// BreakerEvent is one change of the breaker's state.
+type BreakerEvent struct {
+	At    time.Time `json:"at"`
+	State string    `json:"state"` // BreakerClosed, BreakerOpen or BreakerHalfOpen
+	Why   string    `json:"why"`
 }
 
 var _ redis.Hook = (*Guard)(nil)
@@ -47,9 +66,28 @@ var _ redis.Hook = (*Guard)(nil)
 // NewGuard returns a guard that opens after 3 consecutive failures for 2 s.
 func NewGuard() *Guard { return &Guard{Threshold: 3, Cooldown: 2 * time.Second} }
 
+// Breaker states, as GuardState.Breaker names them.
+const (
+	// BreakerClosed: calls go to Redis.
+	BreakerClosed = "closed"
+	// BreakerOpen: Threshold calls in a row failed; calls fail at once,
+	// without trying Redis, until the cooldown is over.
+	BreakerOpen = "open"
+	// BreakerHalfOpen: the cooldown is over and calls go through again on
+	// trial: the first success closes the breaker, the first failure opens
+	// it again.
+	BreakerHalfOpen = "half-open"
+)
+
 // GuardState is a snapshot for stats pages.
 type GuardState struct {
+	// Breaker is BreakerClosed, BreakerOpen or BreakerHalfOpen; Open is
+	// Breaker == BreakerOpen, and RetryIn how long until it half-opens.
+	Breaker       string        `json:"breaker"`
 	Open          bool          `json:"open"`
+	RetryIn       time.Duration `json:"retry_in_ns"`
+	Threshold     int           `json:"threshold"`
+	Cooldown      time.Duration `json:"cooldown_ns"`
 	Failures      int           `json:"consecutive_failures"`
 	Opens         uint64        `json:"opens"`
 	ShortCircuits uint64        `json:"short_circuits"`
@@ -57,17 +95,29 @@ type GuardState struct {
 	FailAll       bool          `json:"fault_fail"`
 	Latency       time.Duration `json:"fault_latency_ns"`
 	LastError     string        `json:"last_error,omitempty"`
+	// Events are the latest changes of state, oldest first.
+	Events []BreakerEvent `json:"events"`
 }
 
 // State reports the breaker and fault switches.
 func (g *Guard) State() GuardState {
-	open := time.Now().UnixNano() < g.openUntil.Load()
+	now, until := time.Now().UnixNano(), g.openUntil.Load()
 	f := int(g.failures.Load())
-	st := GuardState{Open: open, Failures: f, Opens: g.opens.Load(), ShortCircuits: g.shortCircuits.Load(),
+	st := GuardState{Breaker: BreakerClosed, Threshold: g.Threshold, Cooldown: g.Cooldown, Failures: f,
+		Opens: g.opens.Load(), ShortCircuits: g.shortCircuits.Load(),
 		Failed: g.failed.Load(), FailAll: g.failAll.Load(), Latency: time.Duration(g.latency.Load())}
+	switch {
+	case f >= g.Threshold && now < until:
+		st.Breaker, st.Open, st.RetryIn = BreakerOpen, true, time.Duration(until-now)
+	case f >= g.Threshold:
+		st.Breaker = BreakerHalfOpen
+	}
 	if e, ok := g.lastErr.Load().(string); ok {
 		st.LastError = e
 	}
+	g.mu.Lock()
+	st.Events = append([]BreakerEvent{}, g.events...)
+	g.mu.Unlock()
 	return st
 }
 
@@ -77,8 +127,17 @@ func (g *Guard) SetFail(on bool) { g.failAll.Store(on) }
 // SetLatency adds d before every call (0 to stop).
 func (g *Guard) SetLatency(d time.Duration) { g.latency.Store(int64(d)) }
 
-// before decides whether a call may go to Redis.
+// before decides whether a call may go to Redis. An open breaker decides
+// first: no call is made, so no switch applies and no latency is added.
 func (g *Guard) before(ctx context.Context) error {
+	// Once the cooldown has passed, calls go through again (half-open):
+	// the first failure re-opens the breaker, the first success closes
+	// it. Letting every call through rather than a single probe matters:
+	// a new connection's handshake is itself a nested command.
+	if g.failures.Load() >= int64(g.Threshold) && time.Now().UnixNano() < g.openUntil.Load() {
+		g.shortCircuits.Add(1)
+		return ErrCircuitOpen
+	}
 	if d := time.Duration(g.latency.Load()); d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -89,16 +148,10 @@ func (g *Guard) before(ctx context.Context) error {
 		}
 	}
 	if g.failAll.Load() {
-		g.failed.Add(1)
+		// The switch stands for a Redis that stopped answering, and the
+		// breaker counts it so: a learner can watch it open.
+		g.failure(ErrFaultInjected)
 		return ErrFaultInjected
-	}
-	// Once the cooldown has passed, calls go through again (half-open):
-	// the first failure re-opens the breaker, the first success closes
-	// it. Letting every call through rather than a single probe matters:
-	// a new connection's handshake is itself a nested command.
-	if g.failures.Load() >= int64(g.Threshold) && time.Now().UnixNano() < g.openUntil.Load() {
-		g.shortCircuits.Add(1)
-		return ErrCircuitOpen
 	}
 	return nil
 }
@@ -107,27 +160,68 @@ func (g *Guard) before(ctx context.Context) error {
 // a wrong-type error) are successes: only transport failures count.
 func (g *Guard) after(err error) {
 	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, ErrFaultInjected) {
-		return // decided here, not by Redis
+		return // decided, and counted, in before
 	}
-	failed := err != nil && !errors.Is(err, redis.Nil) && isTransportError(err)
-	if !failed {
+	if err == nil || errors.Is(err, redis.Nil) || !isTransportError(err) {
 		// The usual case writes nothing shared.
-		if g.failures.Load() != 0 {
+		switch f := g.failures.Load(); {
+		case f >= int64(g.Threshold):
+			g.success()
+		case f != 0:
 			g.failures.Store(0)
 		}
 		return
 	}
+	g.failure(err)
+}
+
+// success closes a breaker that was open: a trial call after the
+// cooldown, or a call already under way when it opened, went through.
+func (g *Guard) success() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failures.Load() < int64(g.Threshold) {
+		return // another call closed it first
+	}
+	now, until := time.Now(), g.openUntil.Load()
+	if now.UnixNano() >= until {
+		g.event(time.Unix(0, until), BreakerHalfOpen, "the cooldown ended: calls go through on trial")
+	}
+	g.event(now, BreakerClosed, "a call to Redis succeeded")
+	g.failures.Store(0)
+}
+
+// failure counts a failed call, opening the breaker at Threshold in a
+// row (again, when it was half-open).
+func (g *Guard) failure(err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.failed.Add(1)
 	g.lastErr.Store(err.Error())
-	if g.failures.Add(1) >= int64(g.Threshold) {
-		now := time.Now()
-		if now.UnixNano() >= g.openUntil.Load() {
-			g.opens.Add(1)
-		}
-		g.openUntil.Store(now.Add(g.Cooldown).UnixNano())
+	n := g.failures.Add(1)
+	if n < int64(g.Threshold) {
+		return
 	}
+	now, until := time.Now(), g.openUntil.Load()
+	switch {
+	case n == int64(g.Threshold):
+		g.event(now, BreakerOpen, strconv.Itoa(g.Threshold)+" calls in a row failed (the last: "+err.Error()+")")
+	case now.UnixNano() >= until:
+		g.event(time.Unix(0, until), BreakerHalfOpen, "the cooldown ended: calls go through on trial")
+		g.event(now, BreakerOpen, "a trial call failed: "+err.Error())
+	}
+	if now.UnixNano() >= until {
+		g.opens.Add(1)
+	}
+	g.openUntil.Store(now.Add(g.Cooldown).UnixNano())
+}
+
+// event records a change of state; g.mu is held.
+func (g *Guard) event(at time.Time, state, why string) {
+	if len(g.events) == maxEvents {
+		g.events = append(g.events[:0], g.events[1:]...)
+	}
+	g.events = append(g.events, BreakerEvent{At: at.UTC(), State: state, Why: why})
 }
 
 // isTransportError tells a failing connection from a reply: an error

@@ -240,7 +240,18 @@ func appendTracePanel(b []byte, sum trace.Summary, st []byte) []byte {
 	b = append(b, `<details class="trace" data-server-timing="`...)
 	b = escAttr(b, st)
 	b = append(b, `"><summary>Trace: `...)
-	b = appendCount(b, sum.Lookups, " cache lookup", " cache lookups")
+	// A BYPASS asked no cache: in mode none the page and its fragments
+	// are built, not looked up, and the summary must not count them as
+	// lookups.
+	if asked := sum.Lookups - sum.Bypassed; asked > 0 {
+		b = appendCount(b, asked, " cache lookup", " cache lookups")
+	} else {
+		b = append(b, `no cache lookups`...)
+	}
+	if sum.Bypassed > 0 {
+		b = append(b, `, `...)
+		b = appendCount(b, sum.Bypassed, " part built without a cache", " parts built without a cache")
+	}
 	b = append(b, `, `...)
 	b = appendCount(b, sum.DBCount, " database query", " database queries")
 	b = append(b, `, `...)

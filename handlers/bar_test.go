@@ -21,6 +21,13 @@ func TestBarGolden(t *testing.T) {
 	sum := trace.Summary{Lookups: 1, Total: 45 * time.Microsecond}
 	miss := trace.Summary{Lookups: 3, DBCount: 2, DB: 1500 * time.Microsecond, Simulated: 300 * time.Millisecond,
 		Render: 900 * time.Microsecond, Total: 302 * time.Millisecond}
+	// Mode none: the page and its four fragments were built, none
+	// looked up. A live page in a cache mode: one built, two fragments
+	// looked up.
+	none := miss
+	none.Lookups, none.Bypassed = 5, 5
+	live := miss
+	live.Bypassed = 1
 	st := []byte(`cache;desc="memory hit page:detail:ab12:/products/7 @g1.1";dur=0.010, total;dur=0.045`)
 	tests := []struct {
 		name string
@@ -33,8 +40,8 @@ func TestBarGolden(t *testing.T) {
 		{"miss-shared", page.Served{Entry: entry, Mode: cache.ModeMemory, Outcome: trace.Miss, Backend: "memory", Shared: true}, miss},
 		{"error-notice", page.Served{Entry: entry, Mode: cache.ModeRedis, Outcome: trace.Error, Backend: "Redis",
 			Notices: []string{`Redis unavailable: dial tcp 127.0.0.1:6379: connect: connection refused <&>`}}, miss},
-		{"bypass-none", page.Served{Entry: entry, Mode: cache.ModeNone, Outcome: trace.Bypass, Backend: "none"}, miss},
-		{"bypass-live", page.Served{Entry: entry, Mode: cache.ModeMemory, Outcome: trace.Bypass, Backend: "none"}, miss},
+		{"bypass-none", page.Served{Entry: entry, Mode: cache.ModeNone, Outcome: trace.Bypass, Backend: "none"}, none},
+		{"bypass-live", page.Served{Entry: entry, Mode: cache.ModeMemory, Outcome: trace.Bypass, Backend: "none"}, live},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

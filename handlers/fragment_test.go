@@ -309,9 +309,9 @@ func TestModesRenderSameMarkup(t *testing.T) {
 	perRequest := regexp.MustCompile(`(?s)<section class="reqbar.*?</details>`)
 	// What depends on the mode by design: the body class, the current
 	// link of the mode switch, the footer's mode name.
-	// The catalogue sidebar says when it was computed: two renders may
-	// straddle a second.
-	modeParts := regexp.MustCompile(`<body class="mode-\w+">|<strong class="mode-name">[^<]*</strong>|computed \d\d:\d\d:\d\d UTC`)
+	// The catalogue sidebar says when it was computed (two renders may
+	// straddle a second) and whether this mode caches it.
+	modeParts := regexp.MustCompile(`(?s)<body class="mode-\w+">|<strong class="mode-name">[^<]*</strong>|computed \d\d:\d\d:\d\d UTC|<span class="frag-policy">.*?</span>`)
 	norm := func(body string) string {
 		body = strings.ReplaceAll(perRequest.ReplaceAllString(body, ""), ` aria-current="true"`, "")
 		return modeParts.ReplaceAllString(body, "MODE")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"cacheworkshop/cache"
 	"cacheworkshop/cache/fragment"
 	"cacheworkshop/cache/page"
 	"cacheworkshop/models"
@@ -406,7 +407,10 @@ type catalogueStats struct {
 	Total      int64
 	ComputedAt string
 	TTL        string
-	Rows       []catalogueRow
+	// Cached is false in mode none, where the fragment is rendered on
+	// every load: the sidebar must not claim to be cached there.
+	Cached bool
+	Rows   []catalogueRow
 }
 
 type catalogueRow struct {
@@ -422,7 +426,8 @@ func (s *Server) loadCatalogueStats(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := catalogueStats{ComputedAt: time.Now().UTC().Format("15:04:05 UTC"), TTL: humanDuration(fragmentTTLs["category-stats"])}
+	out := catalogueStats{ComputedAt: time.Now().UTC().Format("15:04:05 UTC"), TTL: humanDuration(fragmentTTLs["category-stats"]),
+		Cached: cache.ModeFrom(ctx) != cache.ModeNone}
 	for _, r := range rows {
 		out.Total += r.Count
 		out.Rows = append(out.Rows, catalogueRow{Category: r.Category, Count: r.Count,

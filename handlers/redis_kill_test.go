@@ -233,10 +233,15 @@ func TestRedisFaultSwitches(t *testing.T) {
 	}
 	g.SetFail(false)
 
-	// Back on: the first read may miss, the next must hit.
-	a.Get(paths[0])
-	if got := a.Get(paths[0]).Header.Get("X-Cache"); got != "HIT" {
-		t.Errorf("Redis switched back on: X-Cache got %q, want HIT", got)
+	// Back on: the switch's failures opened the breaker, which waits out
+	// its cooldown before trying Redis again; then the first read may
+	// miss, and the next must hit.
+	deadline := time.Now().Add(g.Cooldown + 3*time.Second)
+	for a.Get(paths[0]).Header.Get("X-Cache") != "HIT" {
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis switched back on: no HIT within the breaker's cooldown (%v) and 3 s", g.Cooldown)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

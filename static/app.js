@@ -117,6 +117,15 @@
         var code = document.createElement("code");
         code.textContent = key;
         keyCell.appendChild(code);
+        if (outcome === "BYPASS") {
+          // No cache was asked: say what happened instead of a lookup.
+          // Fragments built in mode none are summed: "product-row x20".
+          var times = / x(\d+)$/.exec(key);
+          var what = document.createElement("span");
+          what.className = "muted trace-built";
+          what.textContent = times ? " rendered " + times[1] + "×, no cache asked" : " built, no cache asked";
+          keyCell.appendChild(what);
+        }
         if (/^(page|frag):/.test(key)) {
           var btn = document.createElement("button");
           btn.type = "button";

@@ -2,29 +2,36 @@
 // comparison from the browser on request.
 "use strict";
 (function () {
-  var colors = { none: "#6b4f00", memory: "#0b6e4f", redis: "#a4262c" };
+  // Colours come from the stylesheet's variables (style.css), so a mode or
+  // an outcome looks the same in a chart as in a badge.
+  function cssColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+  var colors = { none: cssColour("--none"), memory: cssColour("--memory"), redis: cssColour("--redis") };
   var hasChart = typeof Chart !== "undefined";
 
-  // The server's table is the source of truth; the chart only redraws it.
+  // The server's table is the source of truth; the chart only redraws it:
+  // one dataset per mode, in the mode's colour, so the legend names the
+  // colours the bars have. The axis is logarithmic, or a memory hit of a
+  // few microseconds would be an invisible sliver beside a build.
   function serverChart() {
     var canvas = document.getElementById("compare-chart");
     var rows = document.querySelectorAll("#compare-results tr.mode-row");
     if (!canvas || !rows.length || !hasChart) return;
-    var labels = [], median = [], p95 = [], bg = [];
+    var datasets = [];
     rows.forEach(function (tr) {
-      labels.push(tr.getAttribute("data-label"));
-      median.push(parseFloat(tr.getAttribute("data-median")));
-      p95.push(parseFloat(tr.getAttribute("data-p95")));
-      bg.push(colors[tr.getAttribute("data-mode")] || "#1f4e79");
+      var c = colors[tr.getAttribute("data-mode")] || cssColour("--accent");
+      // A log axis cannot show 0: a time below a microsecond is drawn at one.
+      var v = [parseFloat(tr.getAttribute("data-median")), parseFloat(tr.getAttribute("data-p95"))]
+        .map(function (x) { return Math.max(x, 0.001); });
+      datasets.push({ label: tr.getAttribute("data-label"), data: v, backgroundColor: c, borderColor: c });
     });
     new Chart(canvas, {
       type: "bar",
-      data: { labels: labels, datasets: [
-        { label: "median ms", data: median, backgroundColor: bg },
-        { label: "p95 ms", data: p95, backgroundColor: bg.map(function (c) { return c + "80"; }) }
-      ] },
+      data: { labels: ["median", "p95"], datasets: datasets },
       options: { maintainAspectRatio: false, animation: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: "ms inside the server" } } } }
+        plugins: { tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + ctx.parsed.y + " ms"; } } } },
+        scales: { y: { type: "logarithmic", title: { display: true, text: "ms inside the server (log scale)" } } } }
     });
   }
 
@@ -136,7 +143,7 @@
       function next() {
         if (!queue.length) return Promise.resolve();
         var job = queue.shift();
-        return oneRequest(base + "&cache=" + job.mode).then(function (r) {
+        return oneRequest(base + (base.indexOf("?") < 0 ? "?" : "&") + "cache=" + job.mode).then(function (r) {
           if (!job.warm) {
             var res = results[job.mode];
             if (r.ok) {

@@ -27,6 +27,12 @@
     return n + "B";
   }
 
+  // utcTime writes an instant as the server does, "15:04:05", in UTC:
+  // one time zone on every page, whatever the browser's.
+  function utcTime(iso) {
+    return new Date(iso).toISOString().slice(11, 19);
+  }
+
   function format(v, how, d) {
     if (v === undefined || v === null || v === "") return "–";
     // A key count still under way is an estimate, and says so.
@@ -34,12 +40,20 @@
     if (how === "pct") return (v * 100).toFixed(1) + "%";
     if (how === "bytes") return human(v);
     if (how === "ratio") return Number(v).toFixed(2);
+    if (how === "list") return v.join("; ");
     return String(v);
+  }
+
+  // Colours come from the stylesheet's variables (style.css), so a mode or
+  // an outcome looks the same in a chart as in a badge.
+  function cssColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
   function initChart() {
     var canvas = document.getElementById("stats-chart");
     if (!canvas || typeof Chart === "undefined") return;
+    var memory = cssColour("--memory"), redis = cssColour("--redis");
     function ds(label, color, dash) {
       return { label: label, data: [], borderColor: color, backgroundColor: color,
         borderDash: dash ? [6, 4] : [], tension: 0.2, pointRadius: 2, spanGaps: true };
@@ -47,11 +61,12 @@
     chart = new Chart(canvas, {
       type: "line",
       data: { labels: [], datasets: [
-        ds("memory hits/s", "#0b6e4f"), ds("memory misses/s", "#0b6e4f", true),
-        ds("redis hits/s", "#a4262c"), ds("redis misses/s", "#a4262c", true)
+        ds("memory hits/s", memory), ds("memory misses/s", memory, true),
+        ds("redis hits/s", redis), ds("redis misses/s", redis, true)
       ] },
       options: { animation: false, maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: "lookups per second" } } } }
+        scales: { x: { title: { display: true, text: "time (UTC)" } },
+          y: { beginAtZero: true, title: { display: true, text: "lookups per second" } } } }
     });
   }
 
@@ -66,7 +81,7 @@
     if (!chart) return;
     if (prev) {
       var secs = (Date.parse(cur.generated_at) - Date.parse(prev.generated_at)) / 1000;
-      var label = new Date(cur.generated_at).toLocaleTimeString();
+      var label = utcTime(cur.generated_at);
       var vals = [rate(cur, prev, "memory.hits", secs), rate(cur, prev, "memory.misses", secs),
         rate(cur, prev, "redis.hits", secs), rate(cur, prev, "redis.misses", secs)];
       chart.data.labels.push(label);
@@ -88,6 +103,11 @@
       if (path.indexOf("redis.entries") === 0 && !d.redis.available) v = undefined;
       cells[i].textContent = format(v, cells[i].getAttribute("data-format"), d);
     }
+    var unreported = document.getElementById("redis-unreported");
+    if (unreported) {
+      var srv = d.redis.server;
+      unreported.hidden = !(srv && srv.unreported && srv.unreported.length);
+    }
     var err = document.getElementById("redis-error");
     if (err) {
       err.hidden = !!d.redis.available;
@@ -96,8 +116,16 @@
     var when = document.getElementById("stats-updated");
     if (when) {
       when.setAttribute("datetime", d.generated_at);
-      when.textContent = new Date(d.generated_at).toLocaleTimeString();
+      when.textContent = utcTime(d.generated_at) + " UTC";
     }
+    var up = document.getElementById("stats-uptime");
+    if (up && typeof d.uptime_s === "number") up.textContent = String(d.uptime_s);
+    // The server judges each hit ratio (good, fair, poor, too few
+    // lookups); the page only repaints its verdict.
+    ["memory", "redis"].forEach(function (b) {
+      var cell = root.querySelector('[data-judge="' + b + '"]');
+      if (cell && d[b] && d[b].ratio_class) cell.className = "num ratio ratio-" + d[b].ratio_class;
+    });
     plot(d);
   }
 

@@ -6,7 +6,13 @@
   var MAX_ROWS = 30;
   var form, cityInput, statusEl, tbody, jsonOut, chart;
   var seq = 0;
-  var colours = { HIT: "#0b6e4f", MISS: "#8a4b00", BYPASS: "#444c56", ERROR: "#a4262c" };
+  var colours = {};
+  // Colours come from the stylesheet's variables (style.css), so a mode or
+  // an outcome looks the same in a chart as in a badge.
+  function cssColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
 
   function cell(tr, text, cls) {
     var td = document.createElement("td");
@@ -133,6 +139,7 @@
   function init() {
     form = document.getElementById("weather-form");
     if (!form) return;
+    colours = { HIT: cssColour("--hit"), MISS: cssColour("--miss"), BYPASS: cssColour("--bypass"), ERROR: cssColour("--error") };
     cityInput = document.getElementById("weather-city");
     statusEl = document.getElementById("weather-status");
     tbody = document.querySelector("#weather-calls tbody");
@@ -140,7 +147,9 @@
     makeChart();
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var btn = ev.submitter || document.getElementById("weather-through");
+      // Enter in the city field submits with the first button, as the
+      // browser itself would (mode none has only "Fetch fresh").
+      var btn = ev.submitter || document.getElementById("weather-through") || form.querySelector("button[type=submit]");
       call(btn.value);
     });
   }

@@ -36,6 +36,7 @@ type Trace struct {
 
 	mu        sync.Mutex
 	lookups   []Lookup
+	bypassed  int
 	dbCount   int
 	dbDur     time.Duration
 	simulated time.Duration
@@ -65,6 +66,9 @@ func (t *Trace) Cache(l Lookup) {
 	}
 	t.mu.Lock()
 	t.lookups = append(t.lookups, l)
+	if l.Outcome == Bypass {
+		t.bypassed++
+	}
 	t.mu.Unlock()
 }
 
@@ -103,7 +107,11 @@ func (t *Trace) Render(d time.Duration) {
 // Summary is a trace's figures without its lookups: what a request bar
 // shows, copied without allocating.
 type Summary struct {
-	Lookups   int // how many cache lookups were recorded
+	Lookups int // how many cache lookups were recorded
+	// Bypassed is how many of them asked no cache (BYPASS): a page or a
+	// fragment built without one, as everything is in mode none. They
+	// are renders, not lookups, and the trace panel words them so.
+	Bypassed  int
 	DBCount   int
 	DB        time.Duration
 	Simulated time.Duration
@@ -138,7 +146,7 @@ func (t *Trace) Summary() Summary {
 }
 
 func (t *Trace) summaryLocked() Summary {
-	return Summary{Lookups: len(t.lookups), DBCount: t.dbCount, DB: t.dbDur,
+	return Summary{Lookups: len(t.lookups), Bypassed: t.bypassed, DBCount: t.dbCount, DB: t.dbDur,
 		Simulated: t.simulated, Render: t.render, Total: time.Since(t.Start)}
 }
 

@@ -21,6 +21,10 @@ import (
 const (
 	warmup  = 2
 	samples = 40
+	// detailSamples is the sample count for a detail page, whose every
+	// uncached load pays the simulated slow query (SLOW_QUERY_MS, 300 ms
+	// by default): mode none's samples alone take a few seconds.
+	detailSamples = 10
 	// degraded is the sample count for a cache that missed its last
 	// warm-up (Redis down): each such request may wait for a connection
 	// timeout, and a few samples already show the problem.
@@ -60,10 +64,14 @@ type sampler struct {
 	failed   int
 }
 
-// measure fetches target through the real handler stack in each mode, in
-// process: what is timed is the server's own work (lookup, or query and
-// render), without the network between it and a browser.
-func (l *Lesson) measure(r *http.Request, target string) ([]modeRow, error) {
+// measure fetches target through the real handler stack in each mode, n
+// times each, in process: what is timed is the server's own work (lookup,
+// or query and render), without the network between it and a browser.
+func (l *Lesson) measure(r *http.Request, target string, n int) ([]modeRow, error) {
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
 	// The samples are new requests, not parts of this one: they share its
 	// cancellation (closing the tab stops the run) but none of its context
 	// values, such as its trace or the router's state for this request.
@@ -79,7 +87,7 @@ func (l *Lesson) measure(r *http.Request, target string) ([]modeRow, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, "", 0, err
 		}
-		req := httptest.NewRequestWithContext(ctx, http.MethodGet, target+"&cache="+s.mode.String(), nil)
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, target+sep+"cache="+s.mode.String(), nil)
 		rec := httptest.NewRecorder()
 		t0 := time.Now()
 		handler.ServeHTTP(rec, req)
@@ -88,7 +96,7 @@ func (l *Lesson) measure(r *http.Request, target string) ([]modeRow, error) {
 
 	ss := make([]*sampler, len(cache.Modes))
 	for i, m := range cache.Modes {
-		s := &sampler{mode: m, limit: samples, outcomes: map[string]int{}}
+		s := &sampler{mode: m, limit: n, outcomes: map[string]int{}}
 		for range warmup {
 			_, xc, _, err := fetch(s)
 			if err != nil {
@@ -97,11 +105,11 @@ func (l *Lesson) measure(r *http.Request, target string) ([]modeRow, error) {
 			s.last = xc
 		}
 		if m != cache.ModeNone && s.last != trace.Hit {
-			s.limit = degraded
+			s.limit = min(degraded, n)
 		}
 		ss[i] = s
 	}
-	for range samples {
+	for range n {
 		for _, s := range ss {
 			if len(s.times)+s.failed >= s.limit {
 				continue
@@ -120,15 +128,15 @@ func (l *Lesson) measure(r *http.Request, target string) ([]modeRow, error) {
 	}
 	rows := make([]modeRow, len(ss))
 	for i, s := range ss {
-		rows[i] = l.row(s)
+		rows[i] = l.row(s, n)
 	}
 	return rows, nil
 }
 
-// row summarises a sampler's measurements.
-func (l *Lesson) row(s *sampler) modeRow {
+// row summarises a sampler's measurements; n is the samples it was to take.
+func (l *Lesson) row(s *sampler, n int) modeRow {
 	row := modeRow{Mode: s.mode.String(), Label: l.k.Label(s.mode), Samples: s.times, Failed: s.failed,
-		Degraded: s.limit < samples}
+		Degraded: s.limit < n}
 	sorted := slices.Sorted(slices.Values(s.times))
 	if n := len(sorted); n > 0 {
 		row.Median = percentile(sorted, 0.5)

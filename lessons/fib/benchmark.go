@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,20 +44,75 @@ const (
 	naiveRetryAfter = "2" // seconds, as the Retry-After header writes them
 )
 
+// Repetitions. One run is one sample: on a shared machine a run can be
+// twice as slow as the next, so each of the first three ways runs up to
+// runs times and the page compares medians. A way stops repeating once
+// its runs have taken runBudget (after the first), so that a slow one,
+// such as naive recursion near NaiveMax, keeps the page's wait bounded.
+const (
+	runs      = 5
+	runBudget = 500 * time.Millisecond
+)
+
 // way is one row of the benchmark table.
 type way struct {
 	ID, Name, How string
 	Ran           bool
 	Note          string // why it did not run, or what went wrong
 	Failed        bool
-	Dur           time.Duration
-	Calls         string
-	Ops           string // cache operations: map accesses or round trips
-	Speedup       string
-	Outcome       string // whole-result way: HIT, MISS or BYPASS
+	// Dur is the median of the runs; Min, Max and Total are theirs too.
+	Dur, Min, Max, Total time.Duration
+	Runs                 int
+	// Time and Spread are Dur and the runs' range, as people write
+	// durations ("340 µs", "1.2 s").
+	Time, Spread string
+	Calls        string
+	Ops          string // cache operations: map accesses or round trips
+	Speedup      string
+	Outcome      string // whole-result way: HIT, MISS or BYPASS
 	// Waited is how long naive recursion waited for another request's
 	// run to finish.
-	Waited time.Duration
+	Waited     time.Duration
+	WaitedText string
+}
+
+// timed records the runs of a way: their median is the way's time.
+func (w *way) timed(ts []time.Duration) {
+	sorted := slices.Sorted(slices.Values(ts))
+	w.Runs = len(sorted)
+	if w.Runs == 0 {
+		return
+	}
+	// The nearest-rank median: always one of the measured runs.
+	w.Dur = sorted[(w.Runs+1)/2-1]
+	w.Min, w.Max = sorted[0], sorted[w.Runs-1]
+	w.Total = 0
+	for _, d := range sorted {
+		w.Total += d
+	}
+	w.Time = spoken(w.Dur)
+	if w.Runs > 1 {
+		w.Spread = spoken(w.Min) + " to " + spoken(w.Max)
+	}
+}
+
+// repeat runs f up to runs times, stopping early once the runs have taken
+// runBudget or ctx has ended, and returns each run's duration. It stops at
+// f's first error.
+func repeat(ctx context.Context, f func() error) ([]time.Duration, error) {
+	var ts []time.Duration
+	var total time.Duration
+	for len(ts) < runs && total < runBudget && ctx.Err() == nil {
+		t0 := time.Now()
+		err := f()
+		d := time.Since(t0)
+		if err != nil {
+			return ts, err
+		}
+		ts = append(ts, d)
+		total += d
+	}
+	return ts, ctx.Err()
 }
 
 // benchmarkData is what benchmark.html's content sees.
@@ -71,6 +127,9 @@ type benchmarkData struct {
 	ResultKey  string
 	TTL        string
 	Quick      []int
+	// Verdicts compare the repeated ways two by two, from their medians.
+	Verdicts []verdict
+	Runs     int
 }
 
 // storedResult is how a whole result is stored: the value and what
@@ -124,12 +183,13 @@ func (l *Lesson) serveBenchmark(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	d := benchmarkData{N: n, Max: maxN, NaiveMax: NaiveMax, NaiveSlotN: naiveSlotN, TTL: l.k.TTL.String(), ResultKey: res.key,
-		Quick: []int{10, 20, 30, 35, NaiveMax, NaiveMax + 1, 90, maxN}}
+	d := benchmarkData{N: n, Max: maxN, NaiveMax: NaiveMax, NaiveSlotN: naiveSlotN, TTL: spoken(l.k.TTL), ResultKey: res.key,
+		Quick: []int{10, 20, 30, 35, NaiveMax, NaiveMax + 1, 90, maxN}, Runs: runs}
 	d.Value = agreed.String()
 	d.Digits = len(d.Value)
 	d.Ways = []way{naive, mem, rw, res.way}
 	d.Baseline = speedups(d.Ways)
+	d.Verdicts = verdicts(d.Ways[:3])
 	// The learner's exercises compare the ways' timings (handlers.Event).
 	figures := map[string]float64{"n": float64(n)}
 	for _, w := range d.Ways {
@@ -185,14 +245,17 @@ func (l *Lesson) runNaive(ctx context.Context, rw http.ResponseWriter, n int) (w
 					"once) or above %d (naive recursion is skipped; the memoised ways still run).", naiveRetryAfter, naiveSlotN, NaiveMax)}
 		}
 		defer release()
-		w.Waited = waited
+		w.Waited, w.WaitedText = waited, spoken(waited)
 	}
-	t0 := time.Now()
-	v, calls, err := Naive(n)
-	w.Dur = time.Since(t0)
+	var v, calls uint64
+	ts, err := repeat(ctx, func() (err error) {
+		v, calls, err = Naive(n)
+		return err
+	})
 	if err != nil {
 		return w, nil, err
 	}
+	w.timed(ts)
 	w.Ran, w.Calls, w.Ops = true, group(strconv.FormatUint(calls, 10)), "0"
 	return w, new(big.Int).SetUint64(v), nil
 }
@@ -233,16 +296,21 @@ func (l *Lesson) takeNaiveSlot(ctx context.Context) (waited time.Duration, relea
 // lookup costs a map access.
 func runMapMemo(ctx context.Context, n int) (way, *big.Int, error) {
 	w := way{ID: "memory", Name: "Memoised in process memory", How: "each fib(k) kept in a Go map; a lookup is a map access"}
-	t0 := time.Now()
-	v, st, err := Memoized(ctx, n, MapMemo{})
-	w.Dur = time.Since(t0)
+	var v *big.Int
+	var st Stats
+	// Each run starts with an empty map.
+	ts, err := repeat(ctx, func() (err error) {
+		v, st, err = Memoized(ctx, n, MapMemo{})
+		return err
+	})
 	if err != nil {
 		return w, nil, err
 	}
+	w.timed(ts)
 	w.Ran, w.Calls = true, group(strconv.Itoa(st.Calls))
-	w.Ops = fmt.Sprintf("%d map accesses (%d hits)", st.Lookups(), st.Hits)
+	w.Ops = fmt.Sprintf("%d map accesses (%d hits) per run", st.Lookups(), st.Hits)
 	// Hundreds of map accesses would swamp the trace; one line sums them up.
-	trace.From(ctx).Cache(trace.Lookup{Layer: "memo", Backend: "memory", Key: memoSummary("go map", st), Outcome: "read", Dur: w.Dur})
+	trace.From(ctx).Cache(trace.Lookup{Layer: "memo", Backend: "memory", Key: memoSummary("go map", st, w.Runs), Outcome: "read", Dur: w.Total})
 	return w, v, nil
 }
 
@@ -256,15 +324,27 @@ func runMapMemo(ctx context.Context, n int) (way, *big.Int, error) {
 func (l *Lesson) runRedisMemo(ctx context.Context, n int) (way, *big.Int) {
 	w := way{ID: "redis", Name: "Memoised in " + l.k.Label(cache.ModeRedis),
 		How: "each fib(k) kept in Redis; every lookup and store is a network round trip"}
-	// A prefix of its own per run, so concurrent runs never share (or
-	// delete) each other's subproblems and every run starts cold.
-	run := make([]byte, 4)
-	_, _ = rand.Read(run)
-	m := &CacheMemo{Cache: l.k.Redis, Prefix: "fib:memo:" + hex.EncodeToString(run) + ":", TTL: memoTTL}
-	t0 := time.Now()
-	v, st, err := Memoized(ctx, n, m)
-	w.Dur = time.Since(t0)
-	lookup := trace.Lookup{Layer: "memo", Backend: "redis", Key: memoSummary(m.Prefix+"*", st), Outcome: "read", Dur: w.Dur}
+	var v *big.Int
+	var st Stats
+	var memos []*CacheMemo
+	ts, err := repeat(ctx, func() (err error) {
+		// A prefix of its own per run, so concurrent runs never share
+		// (or delete) each other's subproblems and every run starts cold.
+		id := make([]byte, 4)
+		_, _ = rand.Read(id)
+		m := &CacheMemo{Cache: l.k.Redis, Prefix: "fib:memo:" + hex.EncodeToString(id) + ":", TTL: memoTTL}
+		memos = append(memos, m)
+		v, st, err = Memoized(ctx, n, m)
+		return err
+	})
+	// Cleaning up is not part of the measured runs.
+	l.cleanUp(ctx, memos)
+	w.timed(ts)
+	prefix := "fib:memo:"
+	if len(memos) > 0 {
+		prefix = memos[len(memos)-1].Prefix
+	}
+	lookup := trace.Lookup{Layer: "memo", Backend: "redis", Key: memoSummary(prefix+"*", st, w.Runs), Outcome: "read", Dur: w.Total}
 	if err != nil {
 		l.k.Log.Warn("fib redis memo failed", "err", err)
 		w.Failed, w.Note = true, "failed: Redis unavailable ("+page.Short(err)+")"
@@ -272,17 +352,25 @@ func (l *Lesson) runRedisMemo(ctx context.Context, n int) (way, *big.Int) {
 		v = nil
 	} else {
 		w.Ran, w.Calls = true, group(strconv.Itoa(st.Calls))
-		w.Ops = fmt.Sprintf("%d round trips (%d hits)", st.Lookups(), st.Hits)
+		w.Ops = fmt.Sprintf("%d round trips (%d hits) per run", st.Lookups(), st.Hits)
 	}
 	trace.From(ctx).Cache(lookup)
-	if len(m.Keys) > 0 {
-		// Cleanup is not part of the measured computation, and must
-		// happen even if the visitor has gone.
-		if err := l.k.Redis.Delete(context.WithoutCancel(ctx), m.Keys...); err != nil {
-			l.k.Log.Warn("fib memo cleanup failed; keys expire on their own", "err", err)
-		}
-	}
 	return w, v
+}
+
+// cleanUp deletes the runs' memo keys, in one UNLINK. It must happen even
+// if the visitor has gone.
+func (l *Lesson) cleanUp(ctx context.Context, memos []*CacheMemo) {
+	var keys []string
+	for _, m := range memos {
+		keys = append(keys, m.Keys...)
+	}
+	if len(keys) == 0 {
+		return
+	}
+	if err := l.k.Redis.Delete(context.WithoutCancel(ctx), keys...); err != nil {
+		l.k.Log.Warn("fib memo cleanup failed; keys expire on their own", "err", err)
+	}
 }
 
 // wholeResult is way 4 and what the request bar says about it.
@@ -314,7 +402,8 @@ func (l *Lesson) wholeResult(ctx context.Context, n int) (wholeResult, error) {
 			return o, err
 		}
 		o.value = v
-		o.way.Outcome, o.way.Ran, o.way.Dur = trace.Bypass, true, time.Since(t0)
+		o.way.Outcome, o.way.Ran = trace.Bypass, true
+		o.way.timed([]time.Duration{time.Since(t0)})
 		o.way.Calls, o.way.Ops = group(strconv.Itoa(st.Calls)), "none (no cache)"
 		return o, nil
 	}
@@ -329,7 +418,8 @@ func (l *Lesson) wholeResult(ctx context.Context, n int) (wholeResult, error) {
 		if json.Unmarshal(raw, &fr) == nil {
 			if v, ok := new(big.Int).SetString(fr.Value, 10); ok {
 				o.value, o.cached = v, &fr
-				o.way.Outcome, o.way.Ran, o.way.Dur = trace.Hit, true, time.Since(t0)
+				o.way.Outcome, o.way.Ran = trace.Hit, true
+				o.way.timed([]time.Duration{time.Since(t0)})
 				o.way.Calls, o.way.Ops = "0", "1 lookup (hit)"
 				return o, nil
 			}
@@ -358,30 +448,32 @@ func (l *Lesson) wholeResult(ctx context.Context, n int) (wholeResult, error) {
 			o.stored, o.way.Ops = true, "1 lookup (miss) + 1 store"
 		}
 	}
-	o.way.Dur, o.way.Ran = time.Since(t0), true
+	o.way.Ran = true
+	o.way.timed([]time.Duration{time.Since(t0)})
 	return o, nil
 }
 
-// barData is what the fib-bar template sees.
+// barData is what the fib-bar template sees; its durations are written
+// as people write them ("340 µs").
 type barData struct {
 	N            int
 	Outcome      string // HIT, MISS or BYPASS
 	Class        string // the outcome as a CSS class suffix
 	Key, Backend string
-	Dur          time.Duration // the whole-result way's time
+	Dur          string // the whole-result way's time
 	Stored       bool
 	TTL          string
-	Ago          string        // on a hit: how long ago the result was computed
-	Took         time.Duration // on a hit: what computing it took then
+	Ago          string // on a hit: how long ago the result was computed
+	Took         string // on a hit: what computing it took then
 	Notice       string
 }
 
 // bar is the data of the request bar for this outcome.
 func (o wholeResult) bar(n int, ttl time.Duration) barData {
 	d := barData{N: n, Outcome: o.way.Outcome, Class: strings.ToLower(o.way.Outcome), Key: o.key, Backend: o.backend,
-		Dur: o.way.Dur, Stored: o.stored, TTL: ttl.String(), Notice: o.notice}
+		Dur: spoken(o.way.Dur), Stored: o.stored, TTL: spoken(ttl), Notice: o.notice}
 	if o.cached != nil {
-		d.Ago, d.Took = handlers.Ago(time.Since(o.cached.Computed)), o.cached.Took
+		d.Ago, d.Took = handlers.Ago(time.Since(o.cached.Computed)), spoken(o.cached.Took)
 	}
 	return d
 }
@@ -410,20 +502,67 @@ func speedups(ways []way) string {
 		switch {
 		case i == base:
 			ways[i].Speedup = "1× (baseline)"
-		case x >= 100:
-			ways[i].Speedup = group(strconv.FormatFloat(x, 'f', 0, 64)) + "× faster"
 		case x >= 1:
-			ways[i].Speedup = strconv.FormatFloat(x, 'f', 1, 64) + "× faster"
+			ways[i].Speedup = times(x) + " faster"
 		default:
-			ways[i].Speedup = strconv.FormatFloat(1/x, 'f', 1, 64) + "× slower"
+			ways[i].Speedup = times(1/x) + " slower"
 		}
 	}
 	return ways[base].Name
 }
 
-// memoSummary is a memo run's line in the trace.
-func memoSummary(where string, st Stats) string {
-	return fmt.Sprintf("%s: %d calls, %d hits, %d misses, %d stores", where, st.Calls, st.Hits, st.Misses, st.Sets)
+// memoSummary is a memoised way's line in the trace: one run's work, and
+// how many runs the line's duration adds up.
+func memoSummary(where string, st Stats, runs int) string {
+	return fmt.Sprintf("%s: %d calls, %d hits, %d misses, %d stores per run, %d runs", where, st.Calls, st.Hits, st.Misses, st.Sets, runs)
+}
+
+// verdict is one comparison of two repeated ways.
+type verdict struct {
+	Text string
+	// Clear is set when every run of the faster way beat every run of the
+	// slower: the medians' order is not an accident of one slow run.
+	Clear bool
+}
+
+// verdicts compares the repeated ways (naive, map memo, Redis memo) two
+// by two, by their medians: the memos against naive recursion, and the
+// two memos against each other.
+func verdicts(ways []way) []verdict {
+	var out []verdict
+	for _, p := range [][2]int{{1, 0}, {2, 0}, {2, 1}} {
+		a, b := ways[p[0]], ways[p[1]]
+		if !a.Ran || !b.Ran || a.Dur <= 0 || b.Dur <= 0 {
+			continue
+		}
+		fast, slow, word := a, b, "faster"
+		if a.Dur > b.Dur {
+			fast, slow, word = b, a, "slower"
+		}
+		x := float64(slow.Dur) / float64(fast.Dur)
+		text := a.Name + " is " + times(x) + " " + word + " than " + strings.ToLower(b.Name[:1]) + b.Name[1:] +
+			" (" + a.Time + " against " + b.Time + ", medians of " + strconv.Itoa(a.Runs) + " and " + strconv.Itoa(b.Runs) + " runs)"
+		v := verdict{Clear: fast.Max < slow.Min}
+		switch {
+		case a.Runs < 2 || b.Runs < 2:
+			text += ". One run only, so take it as a rough figure."
+		case v.Clear:
+			text += ": every run of one beat every run of the other."
+		default:
+			text += ", but their runs overlap (" + fast.Spread + " against " + slow.Spread + "): too close to call."
+		}
+		v.Text = text
+		out = append(out, v)
+	}
+	return out
+}
+
+// times writes a ratio as the page's speedups do: "1.4×", "320×", "12 000×".
+func times(x float64) string {
+	if x >= 100 {
+		return group(strconv.FormatFloat(x, 'f', 0, 64)) + "×"
+	}
+	return strconv.FormatFloat(x, 'f', 1, 64) + "×"
 }
 
 // group writes a decimal number with thin thousands separators, so that

@@ -27,7 +27,7 @@ func (l *Lesson) serveStatic(w http.ResponseWriter, r *http.Request) error {
 	// The page's header shows the mode, which the cookie chooses: a copy
 	// made in one mode must not be reused after switching.
 	h.Set("Vary", "Cookie")
-	d := pageData{RenderedAt: now.UTC(), Headers: sent(h, "Cache-Control", "Expires", "Vary")}
+	d := pageData{RenderedAt: now.UTC(), Headers: sent(h, "Cache-Control", "Expires", "Vary"), Origin: origin(r)}
 	return l.live(w, r, "static-content", "HTTP caching: a fresh-for-an-hour page", d)
 }
 
@@ -63,7 +63,7 @@ func (l *Lesson) serveDynamic(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	d := pageData{RenderedAt: time.Now().UTC(), IfModifiedSince: ims, Recent: ps, LastChange: last,
-		Headers: sent(h, "Cache-Control", "Last-Modified", "Vary")}
+		Headers: sent(h, "Cache-Control", "Last-Modified", "Vary"), Origin: origin(r)}
 	return l.live(w, r, "dynamic-content", "HTTP caching: always revalidate", d)
 }
 
@@ -96,6 +96,6 @@ func (l *Lesson) serveConditional(w http.ResponseWriter, r *http.Request) error 
 		notModified(w, r, "conditional-content")
 		return nil
 	}
-	d := pageData{RenderedAt: time.Now().UTC(), IfNoneMatch: inm, Recent: ps, Headers: sent(h, "Cache-Control", "ETag", "Vary")}
+	d := pageData{RenderedAt: time.Now().UTC(), IfNoneMatch: inm, Recent: ps, Headers: sent(h, "Cache-Control", "ETag", "Vary"), Origin: origin(r)}
 	return l.live(w, r, "conditional-content", "HTTP caching: ETag and 304", d)
 }

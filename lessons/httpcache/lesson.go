@@ -60,6 +60,19 @@ type pageData struct {
 	// newest was made.
 	Recent     []models.Product
 	LastChange time.Time
+	// Origin is the address this request was sent to, for the curl
+	// commands: these pages are built per request and never stored by the
+	// server, so one request's Host never reaches another's page.
+	Origin string
+}
+
+// origin is the scheme and host r was sent to. The Host was checked
+// against the allowed names before any handler ran.
+func origin(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }
 
 // sent lists the named headers of h, as set for this response.

@@ -48,6 +48,7 @@ func (l *Lesson) Register(r chi.Router, k *handlers.Kit) {
 	l.lab = cache.NewRedis(cache.RedisConfig{Client: k.Redis.Client(), Prefix: k.Redis.Prefix() + "lab:stampede:",
 		Label: k.Redis.Label()})
 	r.Get("/faults", k.Handle(l.serveFaults))
+	r.Get("/api/faults", k.Handle(l.serveFaultsJSON))
 	r.With(k.RequireAdmin).Post("/faults", k.Handle(l.serveFaultsPost))
 	r.Get("/stampede", k.Handle(l.serveStampede))
 	r.With(k.RequireAdmin).Post("/stampede", k.Handle(l.serveStampede))

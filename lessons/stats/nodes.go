@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -117,10 +118,32 @@ func nodeRows(nodes []cache.NodeInfo, counts map[string]keyCount, db int) []node
 			rows[i].Error = page.Short(nd.Err)
 			continue
 		}
-		rows[i].redisInfo = parseRedisInfo(nd.Info, db)
+		rows[i].redisInfo = nodeInfo(nd.Info, db)
 		if kc, ok := counts[nd.Addr]; ok {
 			rows[i].Keys = &kc.N
 		}
 	}
 	return rows
+}
+
+// nodeInfo reads one cluster node's INFO answer (memory, stats and
+// keyspace sections): the page's fields, and its key count from the
+// keyspace line of our database ("db0:keys=12,expires=...").
+func nodeInfo(raw string, db int) *redisInfo {
+	in := &redisInfo{}
+	in.parse(raw)
+	prefix := "db" + strconv.Itoa(db) + ":keys="
+	for line := range strings.Lines(raw) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			n, _, _ := strings.Cut(rest, ",")
+			in.DBKeys, _ = strconv.ParseUint(n, 10, 64)
+		}
+	}
+	if in.KeyspaceHits != nil && in.KeyspaceMisses != nil {
+		if t := *in.KeyspaceHits + *in.KeyspaceMisses; t > 0 {
+			r := float64(*in.KeyspaceHits) / float64(t)
+			in.KeyspaceHitRatio = &r
+		}
+	}
+	return in
 }

@@ -2,10 +2,14 @@ package stats
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"cacheworkshop/cache"
 	"cacheworkshop/cache/page"
@@ -55,24 +59,176 @@ type backendStats struct {
 	Server *redisInfo  `json:"server,omitempty"`
 	Nodes  []nodeStats `json:"nodes,omitempty"`
 
+	// RatioClass judges the hit ratio for the page's colours: good, fair,
+	// poor, or few (too few lookups to judge); RatioVerdict says it in
+	// words. The thresholds are judgeRatio's.
+	RatioClass   string `json:"ratio_class"`
+	RatioVerdict string `json:"ratio_verdict"`
+
 	// Display forms for the server-rendered page; stats.js formats the
 	// same way when it updates the page.
-	HitPct     string `json:"-"`
-	BytesHuman string `json:"-"`
+	HitPct        string `json:"-"`
+	BytesHuman    string `json:"-"`
+	MaxBytesHuman string `json:"-"`
 }
 
+// Hit ratio thresholds. A page cache in front of a catalogue that is read
+// far more than it is edited should answer most lookups: from goodRatio
+// up it does; below fairRatio it misses more often than it hits, and
+// costs more (a lookup, then a build and a store) than it saves. Under
+// minJudged lookups the ratio says more about which pages were opened
+// first than about the cache.
+const (
+	goodRatio = 0.8
+	fairRatio = 0.5
+	minJudged = 20
+)
+
+// judgeRatio returns the class and the verdict of a hit ratio.
+func judgeRatio(hits, misses uint64) (class, verdict string) {
+	n := hits + misses
+	switch r := float64(hits) / float64(max(n, 1)); {
+	case n < minJudged:
+		return "few", "too few lookups to judge (" + strconv.FormatUint(n, 10) + ")"
+	case r >= goodRatio:
+		return "good", "good: at least " + pct(goodRatio) + " of lookups hit"
+	case r >= fairRatio:
+		return "fair", "fair: between " + pct(fairRatio) + " and " + pct(goodRatio)
+	default:
+		return "poor", "poor: under " + pct(fairRatio) + ", the cache misses more than it hits"
+	}
+}
+
+func pct(r float64) string { return strconv.Itoa(int(r*100)) + " %" }
+
 // redisInfo holds the INFO fields the page shows, under INFO's own names.
+// A field the server did not report is absent (nil or empty), never a
+// made-up zero: the embedded server answers only part of INFO (no memory
+// section, no keyspace figures), and Unreported names what is missing.
 type redisInfo struct {
-	UsedMemoryHuman       string  `json:"used_memory_human"`
-	UsedMemoryPeakHuman   string  `json:"used_memory_peak_human"`
-	MemFragmentationRatio float64 `json:"mem_fragmentation_ratio"`
-	KeyspaceHits          uint64  `json:"keyspace_hits"`
-	KeyspaceMisses        uint64  `json:"keyspace_misses"`
-	KeyspaceHitRatio      float64 `json:"keyspace_hit_ratio"`
-	OpsPerSec             uint64  `json:"instantaneous_ops_per_sec"`
+	UsedMemoryHuman       string   `json:"used_memory_human,omitempty"`
+	UsedMemoryPeakHuman   string   `json:"used_memory_peak_human,omitempty"`
+	MemFragmentationRatio *float64 `json:"mem_fragmentation_ratio,omitempty"`
+	KeyspaceHits          *uint64  `json:"keyspace_hits,omitempty"`
+	KeyspaceMisses        *uint64  `json:"keyspace_misses,omitempty"`
+	KeyspaceHitRatio      *float64 `json:"keyspace_hit_ratio,omitempty"`
+	OpsPerSec             *uint64  `json:"instantaneous_ops_per_sec,omitempty"`
 	// DBKeys is every key in our database, every application's: what
-	// DBSIZE says, read from INFO's keyspace section.
+	// DBSIZE says.
 	DBKeys uint64 `json:"db_keys"`
+	// Unreported lists the fields above this server's INFO left out, and
+	// why when a whole section was refused ("INFO memory: ERR ...").
+	Unreported []string `json:"unreported,omitempty"`
+}
+
+// FragmentationText is the fragmentation ratio as the page shows it
+// ("1.52"), or "–" when the server does not report it.
+func (in *redisInfo) FragmentationText() string {
+	if in == nil || in.MemFragmentationRatio == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*in.MemFragmentationRatio, 'f', 2, 64)
+}
+
+// infoSections are the INFO sections the page reads, each asked on its
+// own: INFO with several sections is Redis 7's, and older servers (and
+// the embedded one) answer it with an error. The fields of each are the
+// ones the page shows.
+var infoSections = []struct {
+	name   string
+	fields []string
+}{
+	{"memory", []string{"used_memory_human", "used_memory_peak_human", "mem_fragmentation_ratio"}},
+	{"stats", []string{"keyspace_hits", "keyspace_misses", "instantaneous_ops_per_sec"}},
+}
+
+// readInfo reads the INFO sections and DBSIZE in one pipeline (one round
+// trip). A section the server refuses with an error reply, or answers
+// without some of our fields, is listed in Unreported; only a failure to
+// reach Redis is an error.
+func (l *Lesson) readInfo(ctx context.Context) (*redisInfo, error) {
+	var (
+		size *redis.IntCmd
+		cmds []*redis.StringCmd
+	)
+	what := make([]string, 0, len(infoSections)+1)
+	for _, sec := range infoSections {
+		what = append(what, "INFO "+sec.name)
+	}
+	what = append(what, "DBSIZE")
+	err := traceRedis(ctx, strings.Join(what, ", ")+" (one pipeline)", func() error {
+		pipe := l.redis.Client().Pipeline()
+		for _, sec := range infoSections {
+			cmds = append(cmds, pipe.Info(ctx, sec.name))
+		}
+		size = pipe.DBSize(ctx)
+		if _, err := pipe.Exec(ctx); err != nil && !isReply(err) {
+			return err
+		}
+		return size.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	info := &redisInfo{DBKeys: uint64(max(size.Val(), 0))}
+	for i, c := range cmds {
+		sec := infoSections[i]
+		if err := c.Err(); err != nil {
+			info.Unreported = append(info.Unreported, "INFO "+sec.name+": "+page.Short(err))
+			continue
+		}
+		seen := info.parse(c.Val())
+		var missing []string
+		for _, f := range sec.fields {
+			if !seen[f] {
+				missing = append(missing, f)
+			}
+		}
+		if len(missing) > 0 {
+			info.Unreported = append(info.Unreported, "INFO "+sec.name+" has no "+strings.Join(missing, ", "))
+		}
+	}
+	if info.KeyspaceHits != nil && info.KeyspaceMisses != nil {
+		if t := *info.KeyspaceHits + *info.KeyspaceMisses; t > 0 {
+			r := float64(*info.KeyspaceHits) / float64(t)
+			info.KeyspaceHitRatio = &r
+		}
+	}
+	return info, nil
+}
+
+// cliOf is the redis-cli invocation for the workshop's client: a cluster
+// is reached through its first address, with -c to follow redirects.
+func cliOf(c redis.UniversalClient) string {
+	switch c := c.(type) {
+	case *redis.Client:
+		return cliCommand(c.Options())
+	case *redis.ClusterClient:
+		if addrs := c.Options().Addrs; len(addrs) > 0 {
+			return strings.Replace(cliCommand(&redis.Options{Addr: addrs[0]}), "redis-cli", "redis-cli -c", 1)
+		}
+	}
+	return "redis-cli"
+}
+
+// cliCommand is the redis-cli invocation that reaches the server of opt:
+// its host, port and database, never its password.
+func cliCommand(opt *redis.Options) string {
+	cmd := "redis-cli"
+	if host, port, err := net.SplitHostPort(opt.Addr); err == nil {
+		cmd += " -h " + host + " -p " + port
+	}
+	if opt.DB != 0 {
+		cmd += " -n " + strconv.Itoa(opt.DB)
+	}
+	return cmd
+}
+
+// isReply tells an error reply (the server is up and refused the
+// command) from a failure to reach the server.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
 }
 
 // statsData is the page's content and, as JSON, /api/cache-stats.
@@ -85,12 +241,19 @@ type statsData struct {
 	AdminToken bool `json:"-"`
 	// ScanSteps is ScanStepsPerRefresh, for the page's explanation.
 	ScanSteps int `json:"-"`
+	// CLI is the redis-cli command line that reaches the same Redis, and
+	// ScanPattern the pattern that matches our keys, for the commands the
+	// page shows beside each figure. Neither carries a password.
+	CLI         string `json:"-"`
+	ScanPattern string `json:"-"`
 }
 
 func statsOf(st cache.Stats) backendStats {
-	return backendStats{Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(), Errors: st.Errors,
+	b := backendStats{Hits: st.Hits, Misses: st.Misses, HitRatio: st.HitRatio(), Errors: st.Errors,
 		Sets: st.Sets, Deletes: st.Deletes, Evictions: st.Evictions, Entries: st.Entries, MaxBytes: st.MaxBytes,
 		HitPct: strconv.FormatFloat(st.HitRatio()*100, 'f', 1, 64) + "%"}
+	b.RatioClass, b.RatioVerdict = judgeRatio(st.Hits, st.Misses)
+	return b
 }
 
 // humanBytes formats n in binary units, like Redis's *_human fields, so
@@ -112,27 +275,43 @@ func humanBytes(n int64) string {
 // page is where a learner goes to find out that Redis is down.
 func (l *Lesson) collect(ctx context.Context) statsData {
 	d := statsData{GeneratedAt: time.Now().UTC(), UptimeS: int64(time.Since(l.started) / time.Second),
-		AdminToken: l.kit.AdminToken != "", ScanSteps: ScanStepsPerRefresh}
+		AdminToken: l.kit.AdminToken != "", ScanSteps: ScanStepsPerRefresh,
+		CLI: cliOf(l.redis.Client()), ScanPattern: escapeGlob(l.redis.Prefix()) + "*"}
 	ms := l.memory.Stats()
 	d.Memory = statsOf(ms)
 	d.Memory.Name, d.Memory.Label, d.Memory.Available = "memory", l.kit.Label(cache.ModeMemory), true
-	d.Memory.Bytes, d.Memory.BytesHuman = &ms.Bytes, humanBytes(ms.Bytes)
+	d.Memory.Bytes, d.Memory.BytesHuman, d.Memory.MaxBytesHuman = &ms.Bytes, humanBytes(ms.Bytes), humanBytes(ms.MaxBytes)
 
 	d.Redis = statsOf(l.redis.Stats())
 	d.Redis.Name, d.Redis.Label, d.Redis.Prefix = "redis", l.kit.Label(cache.ModeRedis), l.redis.Prefix()
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
+	// A cluster's figures are one INFO reply per node (every node is a
+	// real Redis 7, which takes several sections at once). A single server
+	// may be the embedded one or an older Redis, which take one section
+	// per INFO: readInfo asks them one at a time.
 	var nodes []cache.NodeInfo
-	err := traceRedis(ctx, "INFO memory stats keyspace", func() (err error) {
-		if nodes, err = l.redis.NodesInfo(ctx, "memory", "stats", "keyspace"); err == nil {
-			for _, n := range nodes {
-				if err == nil {
-					err = n.Err
+	var info *redisInfo
+	var err error
+	if l.redis.Cluster() {
+		err = traceRedis(ctx, "INFO memory stats keyspace", func() (err error) {
+			if nodes, err = l.redis.NodesInfo(ctx, "memory", "stats", "keyspace"); err == nil {
+				for _, n := range nodes {
+					if err == nil {
+						err = n.Err
+					}
 				}
 			}
+			return err
+		})
+	} else if info, err = l.readInfo(ctx); err == nil {
+		var ns []cache.Node
+		if ns, err = l.redis.Nodes(ctx); err == nil {
+			for _, n := range ns {
+				nodes = append(nodes, cache.NodeInfo{Node: n})
+			}
 		}
-		return err
-	})
+	}
 	var kc keyCount
 	var perNode map[string]keyCount
 	if err == nil {
@@ -147,7 +326,7 @@ func (l *Lesson) collect(ctx context.Context) statsData {
 	}
 	d.Redis.Available = true
 	if !l.redis.Cluster() {
-		d.Redis.Server = parseRedisInfo(nodes[0].Info, l.redis.DB())
+		d.Redis.Server = info
 	}
 	d.Redis.Entries, d.Redis.EntriesEstimate, d.Redis.EntriesNote = kc.N, kc.Estimate, kc.note(d.GeneratedAt)
 	if !kc.Estimate {
@@ -193,42 +372,41 @@ func traceRedis(ctx context.Context, what string, call func() error) error {
 	return err
 }
 
-// parseRedisInfo picks our fields out of INFO's "name:value" lines; db is
-// the database number whose keyspace line ("db0:keys=12,expires=3,...")
-// gives DBKeys.
-func parseRedisInfo(raw string, db int) *redisInfo {
-	in := &redisInfo{}
-	dbName := "db" + strconv.Itoa(db)
+// parse picks our fields out of one INFO answer's "name:value" lines
+// and returns the names of every field it saw.
+func (in *redisInfo) parse(raw string) map[string]bool {
+	seen := map[string]bool{}
+	u64 := func(v string) *uint64 {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil
+		}
+		return &n
+	}
 	for line := range strings.Lines(raw) {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
 			continue
 		}
+		seen[k] = true
 		switch k {
-		case dbName:
-			for _, kv := range strings.Split(v, ",") {
-				if n, ok := strings.CutPrefix(kv, "keys="); ok {
-					in.DBKeys, _ = strconv.ParseUint(n, 10, 64)
-				}
-			}
 		case "used_memory_human":
 			in.UsedMemoryHuman = v
 		case "used_memory_peak_human":
 			in.UsedMemoryPeakHuman = v
 		case "mem_fragmentation_ratio":
-			in.MemFragmentationRatio, _ = strconv.ParseFloat(v, 64)
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				in.MemFragmentationRatio = &f
+			}
 		case "keyspace_hits":
-			in.KeyspaceHits, _ = strconv.ParseUint(v, 10, 64)
+			in.KeyspaceHits = u64(v)
 		case "keyspace_misses":
-			in.KeyspaceMisses, _ = strconv.ParseUint(v, 10, 64)
+			in.KeyspaceMisses = u64(v)
 		case "instantaneous_ops_per_sec":
-			in.OpsPerSec, _ = strconv.ParseUint(v, 10, 64)
+			in.OpsPerSec = u64(v)
 		}
 	}
-	if t := in.KeyspaceHits + in.KeyspaceMisses; t > 0 {
-		in.KeyspaceHitRatio = float64(in.KeyspaceHits) / float64(t)
-	}
-	return in
+	return seen
 }
 
 // servePage is the statistics page. Its figures are this moment's, so it

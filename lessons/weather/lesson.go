@@ -41,6 +41,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"golang.org/x/sync/singleflight"
 
+	"cacheworkshop/cache"
 	"cacheworkshop/cache/page"
 	"cacheworkshop/handlers"
 )
@@ -144,7 +145,15 @@ type pageData struct {
 	Cities     []string
 	UnknownTTL string
 	KeyBound   int
+	// NoCache is set in mode none, where the API asks no cache and every
+	// call answers BYPASS; Switch then links to this page in the modes
+	// that cache.
+	NoCache bool
+	Switch  []modeLink
 }
+
+// modeLink is this page in another mode.
+type modeLink struct{ Label, URL string }
 
 // servePage is the lesson's page. It is the same for everyone in a mode,
 // so it is cached like the catalogue's pages, keyed by the mode alone: its
@@ -164,6 +173,12 @@ func (l *Lesson) buildPage(ctx context.Context, req page.Request) (*page.Entry, 
 	d := pageData{LatencyMS: l.cfg.Latency.Milliseconds(), TTL: spoken(l.cfg.TTL), Timeout: l.timeout().String(),
 		Upstream: up, ModeValue: req.Mode.String(), ModeLabel: l.kit.Label(req.Mode), StaleHours: int(staleTTL.Hours()),
 		Cities: Cities(), UnknownTTL: spoken(unknownTTL), KeyBound: KeyBound()}
+	if req.Mode == cache.ModeNone {
+		d.NoCache = true
+		for _, m := range []cache.Mode{cache.ModeMemory, cache.ModeRedis} {
+			d.Switch = append(d.Switch, modeLink{Label: l.kit.Label(m), URL: req.URLWith("cache", m.String())})
+		}
+	}
 	return l.kit.Render(ctx, req, "Weather API", "weather", d)
 }
 
