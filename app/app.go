@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
-			instances.New(),
+			instances.New(instances.Config{Silent: cfg.NoAnnounce}),
 			proxycache.New(),
 			invalidation.New(),
 			exercises.New(),

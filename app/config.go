@@ -47,6 +47,9 @@ type Config struct {
 	RedisPrefix string
 	// NoPageCache keeps fragment caching but skips the page cache.
 	NoPageCache bool
+	// NoAnnounce keeps this instance off /instances (no announcement
+	// writes), for tests that count Redis commands.
+	NoAnnounce bool
 	// NoEmbedded makes an unreachable REDIS_URL an error instead of
 	// starting the embedded server.
 	NoEmbedded bool

@@ -32,10 +32,17 @@ import (
 // every tier of every instance coherent, work the same in a Redis Cluster
 // and while Redis is down, and need no connection per instance that must
 // never miss a message.
+//
+// Its entries live under their own keys ("tiered:" + key) in both tiers:
+// a page is rendered for its mode (the mode switch, the footer), so a
+// tiered read must never find the page memory mode or Redis mode stored.
 type Tiered struct {
 	Front *Memory
 	Back  Cache
 }
+
+// tieredNS is the key prefix of the tiered mode's entries in both tiers.
+const tieredNS = "tiered:"
 
 var _ Cache = (*Tiered)(nil)
 
@@ -76,6 +83,7 @@ func (t *Tiered) fill(ctx context.Context, key string, set func(ttl time.Duratio
 
 // Get implements Cache.
 func (t *Tiered) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	key = tieredNS + key
 	t0 := time.Now()
 	if v, found, err := t.Front.Get(ctx, key); found && err == nil {
 		tier(ctx, "memory", key, true, nil, t0)
@@ -94,6 +102,7 @@ func (t *Tiered) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // GetMulti implements Cache: the keys memory lacks are fetched from the
 // back tier in one round trip.
 func (t *Tiered) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
+	keys = namespaced(keys)
 	out, err := t.Front.GetMulti(ctx, keys)
 	if err != nil {
 		out = make([][]byte, len(keys))
@@ -126,6 +135,7 @@ func (t *Tiered) GetMulti(ctx context.Context, keys []string) ([][]byte, error) 
 
 // Set implements Cache: both tiers keep the value.
 func (t *Tiered) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	key = tieredNS + key
 	err := t.Back.Set(ctx, key, value, ttl)
 	_ = t.Front.Set(ctx, key, value, ttl)
 	return err
@@ -133,6 +143,7 @@ func (t *Tiered) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 
 // Delete implements Cache, in this instance's memory and the back tier.
 func (t *Tiered) Delete(ctx context.Context, keys ...string) error {
+	keys = namespaced(keys)
 	_ = t.Front.Delete(ctx, keys...)
 	return t.Back.Delete(ctx, keys...)
 }
@@ -141,6 +152,7 @@ func (t *Tiered) Delete(ctx context.Context, keys ...string) error {
 // the tier that answered, or of the back tier on a miss, which is what
 // the caller's SetVersioned stamps both tiers with.
 func (t *Tiered) GetVersioned(ctx context.Context, key string, gens []string, cur []int64) ([]byte, bool, error) {
+	key = tieredNS + key
 	t0 := time.Now()
 	v, found, err := t.Front.GetVersioned(ctx, key, gens, cur)
 	tier(ctx, "memory", TraceKey(key, cur), found, err, t0)
@@ -159,6 +171,7 @@ func (t *Tiered) GetVersioned(ctx context.Context, key string, gens []string, cu
 // SetVersioned implements Cache: both tiers keep the value with the same
 // stamp.
 func (t *Tiered) SetVersioned(ctx context.Context, key string, cur []int64, value []byte, ttl time.Duration) error {
+	key = tieredNS + key
 	err := t.Back.SetVersioned(ctx, key, cur, value, ttl)
 	if err == nil {
 		// Only a value the back tier holds goes in front: with Redis
@@ -182,7 +195,16 @@ func (t *Tiered) TryLock(ctx context.Context, key string, ttl time.Duration) (*L
 	if !ok {
 		return nil, false, errors.New("tiered: the back tier has no lock")
 	}
-	return l.TryLock(ctx, key, ttl)
+	return l.TryLock(ctx, tieredNS+key, ttl)
+}
+
+// namespaced is keys under the tiered mode's prefix.
+func namespaced(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = tieredNS + k
+	}
+	return out
 }
 
 // Clear implements Clearer: both tiers, each only the workshop's entries.

@@ -35,7 +35,7 @@ func TestTieredAcrossInstances(t *testing.T) {
 	if got := tiers(tr); got != "memory:MISS redis:HIT" {
 		t.Errorf("B's first read: got tiers %q, want memory:MISS redis:HIT", got)
 	}
-	if got, _ := read(ctx, b.mem); got != "v1" {
+	if got, _ := readKey(ctx, b.mem, "tiered:page"); got != "v1" {
 		t.Fatalf("B's memory after the Redis hit: got %q, want the filled copy v1", got)
 	}
 	tr = trace.New()
@@ -47,9 +47,10 @@ func TestTieredAcrossInstances(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		c    cache.Cache
-	}{{"A tiered", ta}, {"B tiered", tb}, {"B memory", b.mem}, {"Redis", b.rc}} {
+		key  string
+	}{{"A tiered", ta, "page"}, {"B tiered", tb, "page"}, {"B memory", b.mem, "tiered:page"}, {"Redis", b.rc, "tiered:page"}} {
 		eventually(t, time.Second, c.name+" misses after the change", func() bool {
-			got, err := read(ctx, c.c)
+			got, err := readKey(ctx, c.c, c.key)
 			return got == "" && err == nil
 		})
 	}
@@ -68,7 +69,7 @@ func TestTieredFillKeepsRedisStamp(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	rc := cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "fill:"})
 	mem := cache.NewMemory(cache.MemoryConfig{})
-	store(t, ctx, rc, "old")
+	storeKey(t, ctx, rc, "tiered:page", "old")
 	// Memory has applied change 1; Redis has not been told yet.
 	if err := mem.Apply(ctx, cache.Change{ID: 1, Names: []string{"product:7"}}); err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func TestTieredFillKeepsRedisStamp(t *testing.T) {
 	if got, _ := read(ctx, tc); got != "old" {
 		t.Fatalf("Redis alone still answers old (its own check passes): got %q", got)
 	}
-	if got, _ := read(ctx, mem); got != "" {
+	if got, _ := readKey(ctx, mem, "tiered:page"); got != "" {
 		t.Errorf("memory served the filled copy under newer generations: got %q, want a miss", got)
 	}
 }
@@ -94,14 +95,14 @@ func TestTieredPlainFillTTL(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	rc := cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "ttl:"})
 	mem := cache.NewMemory(cache.MemoryConfig{DefaultTTL: time.Hour})
-	if err := rc.Set(ctx, "k", []byte("v"), 300*time.Millisecond); err != nil {
+	if err := rc.Set(ctx, "tiered:k", []byte("v"), 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	tc := &cache.Tiered{Front: mem, Back: rc}
 	if v, found, err := tc.Get(ctx, "k"); !found || err != nil || string(v) != "v" {
 		t.Fatalf("got %q, %v, %v, want v", v, found, err)
 	}
-	left, found, _ := mem.TTL(ctx, "k")
+	left, found, _ := mem.TTL(ctx, "tiered:k")
 	if !found || left > 300*time.Millisecond {
 		t.Errorf("memory's copy: got %v left (found %v), want at most Redis's 300ms", left, found)
 	}
@@ -130,6 +131,46 @@ func TestTieredRedisDown(t *testing.T) {
 	}
 	if _, found, err := tc.GetVersioned(ctx, "other", []string{"product:7"}, make([]int64, 1)); found || err == nil {
 		t.Errorf("a memory miss with Redis down: got found=%v err=%v, want the Redis error", found, err)
+	}
+}
+
+// readKey and storeKey are read and store under another key: the tiered
+// mode keeps its entries under "tiered:" in both tiers.
+func readKey(ctx context.Context, c cache.Cache, key string) (string, error) {
+	v, found, err := c.GetVersioned(ctx, key, []string{"product:7"}, make([]int64, 1))
+	if !found {
+		return "", err
+	}
+	return string(v), err
+}
+
+func storeKey(t *testing.T, ctx context.Context, c cache.Cache, key, body string) {
+	cur := make([]int64, 1)
+	if _, _, err := c.GetVersioned(ctx, key, []string{"product:7"}, cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetVersioned(ctx, key, cur, []byte(body), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTieredOwnKeys: tiered mode never reads what memory mode or Redis
+// mode stored under the same key, since each renders its pages for its
+// own mode.
+func TestTieredOwnKeys(t *testing.T) {
+	ctx := context.Background()
+	srv := testredis.Start(t)
+	c, err := cache.NewRedisClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	rc := cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "own:"})
+	mem := cache.NewMemory(cache.MemoryConfig{})
+	store(t, ctx, mem, "memory mode's page")
+	store(t, ctx, rc, "Redis mode's page")
+	if got, err := read(ctx, &cache.Tiered{Front: mem, Back: rc}); got != "" || err != nil {
+		t.Errorf("tiered read: got %q, %v, want a miss", got, err)
 	}
 }
 

@@ -297,7 +297,7 @@ func (tb *tab) typeInto(sel, text string) {
 // plain HTTP: the precondition of a browser check, not the check itself).
 func warm(t *testing.T, base, path, mode string) {
 	t.Helper()
-	want := map[string]string{"none": "BYPASS", "memory": "HIT", "redis": "HIT"}[mode]
+	want := map[string]string{"none": "BYPASS", "memory": "HIT", "redis": "HIT", "tiered": "HIT"}[mode]
 	var got string
 	for i := 0; i < 2; i++ {
 		res, err := http.Get(base + path + "?cache=" + mode)

@@ -228,13 +228,14 @@ func requestEvent(r *http.Request, status int, outcome string, snap trace.Snapsh
 	return ev
 }
 
-// addFrag counts one fragment lookup. Keys are "frag:name:digest:item";
+// addFrag counts one fragment lookup. Keys are "frag:{name}:digest:item"
+// (the braces are the name's Redis Cluster hash tag);
 // mode none records "name xN" once per fragment, as BYPASS.
 func (ev *Event) addFrag(l trace.Lookup) {
 	name, item, n := l.Key, "", 1
 	if rest, ok := strings.CutPrefix(l.Key, "frag:"); ok {
 		parts := strings.SplitN(rest, ":", 3)
-		name = parts[0]
+		name = strings.TrimSuffix(strings.TrimPrefix(parts[0], "{"), "}")
 		if len(parts) == 3 {
 			item = parts[2]
 		}

@@ -21,10 +21,10 @@ func TestCompareDetailPage(t *testing.T) {
 	}
 	testapp.CheckTiming(t, r, "memory", "BYPASS")
 	rows := compareRowRE.FindAllStringSubmatch(r.Body, -1)
-	if got, want := len(rows), 3; got != want {
+	if got, want := len(rows), 4; got != want {
 		t.Fatalf("mode rows: got %d, want %d", got, want)
 	}
-	for i, want := range []string{"none", "memory", "redis"} {
+	for i, want := range []string{"none", "memory", "redis", "tiered"} {
 		if rows[i][2] != want {
 			t.Errorf("row %d: got mode %q, want %q", i, rows[i][2], want)
 		}
@@ -39,8 +39,8 @@ func TestCompareDetailPage(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	if got := strings.Count(r.Body, "10 HIT"); got != 2 {
-		t.Errorf("rows with 10 HITs: got %d, want 2 (memory and Redis)", got)
+	if got := strings.Count(r.Body, "10 HIT"); got != 3 {
+		t.Errorf("rows with 10 HITs: got %d, want 3 (memory, Redis and tiered)", got)
 	}
 	// The list's comparison links to the detail's.
 	if l := a.Get("/products/compare?page=2"); !strings.Contains(l.Body, `href="/products/compare?product=1">A detail page`) {

@@ -316,7 +316,8 @@ func TestNoCacheModeHasNothingToInvalidate(t *testing.T) {
 // TestBadInputChangesNothing: every malformed form is a 4xx naming the
 // problem, and the database, the lab's state and Redis are untouched.
 func TestBadInputChangesNothing(t *testing.T) {
-	a := testapp.New(t)
+	// Silent: the instance's announcements would be writes of their own.
+	a := testapp.New(t, func(c *app.Config) { c.NoAnnounce = true })
 	ctx := context.Background()
 	rdb := a.RedisServer.Client()
 	rowsBefore := allRows(t, a)

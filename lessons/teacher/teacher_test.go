@@ -228,7 +228,7 @@ func TestTeacherClear(t *testing.T) {
 		t.Fatalf("edit: got %d", r.Status)
 	}
 	a.Get("/products/5?cache=redis")
-	gens := keys(t, a, "gen:*")
+	gens := keys(t, a, "{gen}:*")
 	if len(gens) == 0 || len(keys(t, a, "page:*")) == 0 {
 		t.Fatalf("before the clears: generations %v, pages %v; want both", gens, keys(t, a, "page:*"))
 	}
