@@ -20,6 +20,7 @@ import (
 
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
+	"cacheworkshop/lessons/account"
 	"cacheworkshop/lessons/compare"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
@@ -124,6 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
+			account.New(),
 		},
 	})
 	if err != nil {
