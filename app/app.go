@@ -22,6 +22,7 @@ import (
 	"cacheworkshop/handlers"
 	"cacheworkshop/lessons/account"
 	"cacheworkshop/lessons/compare"
+	"cacheworkshop/lessons/eviction"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/labs"
@@ -126,6 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			stats.New(),
 			labs.New(),
 			account.New(),
+			eviction.New(),
 		},
 	})
 	if err != nil {
