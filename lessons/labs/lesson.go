@@ -5,7 +5,8 @@
 // meanwhile. The stampede lab expires a hot key under many concurrent
 // requests and counts the origin loads with no protection, with
 // singleflight (one load per process) and with a Redis lock (one load in
-// all).
+// all), and with two protections that serve a stale or early copy on
+// purpose: stale-while-revalidate and probabilistic early refresh.
 package labs
 
 import (
