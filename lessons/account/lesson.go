@@ -18,7 +18,8 @@
 //
 // The wrong variant is confined to this lesson: its key holds the page
 // name "account" and variant=shared, which no other page and no right
-// variant uses; its entries live two minutes; and the page says loudly
+// variant uses (and a round number, so each time the switch is moved to
+// it starts from an empty entry); its entries live two minutes; and the page says loudly
 // what it is. Every response carries Cache-Control: private, no-store and
 // Vary: Cookie, so no shared HTTP cache in front of the server could
 // repeat the mistake. No other page of the workshop reads the cookie.
@@ -31,6 +32,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +87,11 @@ type Lesson struct {
 	// variant is the switch's position: this lesson's state, in this
 	// process, read by this lesson's page only.
 	variant atomic.Value // Variant
+	// round counts the times the switch was moved to the wrong variant.
+	// It joins that variant's key, so each time starts from an empty
+	// entry: the first visitor after the switch is the one whose greeting
+	// everyone gets, never a visitor from an earlier round.
+	round atomic.Int64
 }
 
 // New returns the lesson with the switch on the spliced variant.
@@ -151,7 +158,7 @@ func (l *Lesson) serve(w http.ResponseWriter, r *http.Request) error {
 		// visitor, yet the build greets the visitor of the request that
 		// happened to miss. Every request that shares the key is served
 		// that greeting until the entry expires.
-		req := page.NewRequest("account", "/account", mode, "variant", string(Shared))
+		req := page.NewRequest("account", "/account", mode, "round", strconv.FormatInt(l.round.Load(), 10), "variant", string(Shared))
 		spec = page.Spec{Request: req, TTL: entryTTL, Build: func(ctx context.Context, req page.Request) (*page.Entry, error) {
 			return l.build(ctx, req, you)
 		}}
@@ -277,10 +284,13 @@ func (l *Lesson) serveVariant(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, vi := range variants {
 		if string(vi.Value) == v {
+			if vi.Wrong {
+				l.round.Add(1)
+			}
 			l.variant.Store(vi.Value)
 			msg := "The account page is now cached this way: " + vi.Title + "."
 			if vi.Wrong {
-				msg += " Sign in with different names in two browsers and load this page in each: the second sees the first one's greeting."
+				msg += " The page below was stored with your greeting: load it in another browser, signed in with another name, and it greets you instead."
 			}
 			l.kit.Flash(w, msg)
 			http.Redirect(w, r, "/account", http.StatusSeeOther)
