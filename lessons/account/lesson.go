@@ -183,7 +183,7 @@ func (l *Lesson) serve(w http.ResponseWriter, r *http.Request) error {
 func (l *Lesson) build(ctx context.Context, req page.Request, name string) (*page.Entry, error) {
 	v := Variant(variantOf(req))
 	d := pageData{Variant: v, Wrong: v == Shared, Name: name, Spliced: v == Spliced, KeyURL: req.URL(),
-		TTL: entryTTL.String(), ModeNone: req.Mode == cache.ModeNone, CacheControl: cacheControl, Vary: vary,
+		TTL: strconv.Itoa(int(entryTTL/time.Minute)) + " minutes", ModeNone: req.Mode == cache.ModeNone, CacheControl: cacheControl, Vary: vary,
 		MaxName: maxNameRunes, AdminToken: l.kit.AdminToken != ""}
 	for _, vi := range variants {
 		d.Variants = append(d.Variants, variantChoice{variantInfo: vi, Current: vi.Value == v})

@@ -30,7 +30,7 @@ type Lesson struct {
 	// shows.
 	lab *cache.Redis
 	// running is set while a stampede run is under way: a run fires up to
-	// maxStampedeN concurrent requests three times over, so one at a time
+	// maxStampedeN concurrent requests once per protection, so one at a time
 	// is plenty for one process, and a second would skew the first's
 	// timings.
 	running atomic.Bool
