@@ -108,21 +108,27 @@ func (l *Lesson) serveStampede(w http.ResponseWriter, r *http.Request) error {
 			return &handlers.Error{Status: http.StatusTooManyRequests,
 				Msg: "A stampede run is already under way on this server, and one runs at a time: its timings would skew each other's. Try again in a few seconds."}
 		}
-		defer l.running.Store(false)
-		for _, p := range protections {
-			run := &stampedeRun{c: l.lab, protection: p.Name, n: d.N, instances: d.Instances, lead: stampedeLead,
-				every: trickleEvery, origin: l.origin}
-			res, err := run.run(r.Context())
-			if err != nil {
-				d.Error = "Redis unavailable: " + page.Short(err)
-				break
-			}
-			res.Explain = p.Explain
-			d.Results = append(d.Results, res)
-			d.MaxMS = max(d.MaxMS, res.MaxMS)
-		}
+		l.runAll(r.Context(), &d)
 	}
 	return l.kit.Live(w, r, "stampede", "Stampede lab", "stampede", d)
+}
+
+// runAll runs every protection in turn into d, and frees the lab for the
+// next run as soon as it is over, before the page is even rendered.
+func (l *Lesson) runAll(ctx context.Context, d *stampedeData) {
+	defer l.running.Store(false)
+	for _, p := range protections {
+		run := &stampedeRun{c: l.lab, protection: p.Name, n: d.N, instances: d.Instances, lead: stampedeLead,
+			every: trickleEvery, origin: l.origin}
+		res, err := run.run(ctx)
+		if err != nil {
+			d.Error = "Redis unavailable: " + page.Short(err)
+			return
+		}
+		res.Explain = p.Explain
+		d.Results = append(d.Results, res)
+		d.MaxMS = max(d.MaxMS, res.MaxMS)
+	}
 }
 
 // origin is the simulated slow origin: a real aggregate query, then a

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"cacheworkshop/internal/testapp"
@@ -28,9 +29,23 @@ var (
 // background.
 func TestStaleAndEarlyProtections(t *testing.T) {
 	a := testapp.New(t)
-	r := a.Post("/stampede", url.Values{"n": {"60"}, "instances": {"3"}})
-	if r.Status != http.StatusOK {
-		t.Fatalf("run: got %d", r.Status)
+	// A run whose Redis calls timed out (a machine so busy that the
+	// client's 150 ms deadline passes) says so on the page, with its
+	// error count; such a run measures the machine, not the protections,
+	// so it is run again, three times at most.
+	var r *testapp.Resp
+	for try := 1; ; try++ {
+		r = a.Post("/stampede", url.Values{"n": {"60"}, "instances": {"3"}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("run: got %d", r.Status)
+		}
+		if !strings.Contains(r.Body, "Redis unavailable") && !strings.Contains(r.Body, "badge-error") {
+			break
+		}
+		if try == 3 {
+			t.Fatal("three runs in a row had Redis errors")
+		}
+		t.Logf("run %d had Redis errors; running again", try)
 	}
 	loads, answered := map[string]int{}, map[string]string{}
 	for _, m := range answeredRE.FindAllStringSubmatch(r.Body, -1) {
