@@ -56,6 +56,8 @@ func TestScreenshots(t *testing.T) {
 			tb.traceRows()
 		}, ""},
 		{"edit", "/products/42/edit", nil, ""},
+		{"category", "/categories/home-kitchen?cache=memory", nil, ""},
+		{"product-new", "/products/new", nil, ""},
 		{"fibonacci", "/benchmark", func(t *testing.T, tb *tab) { tb.ensureChart("/benchmark", 60*time.Second) }, "main canvas"},
 		{"weather", "/weather?cache=memory", driveWeather, "main form"},
 		{"compare", "/products/compare?cache=memory", func(t *testing.T, tb *tab) { runCompare(t, tb) }, "#browser-run"},
@@ -66,6 +68,14 @@ func TestScreenshots(t *testing.T) {
 		}, "main table"},
 		{"faults", "/faults", nil, ""},
 		{"http-caching", "/static-content", nil, ""},
+		// A learner's exercise done, with the prediction beside what they
+		// measured.
+		{"exercises", "/exercises", func(t *testing.T, tb *tab) {
+			tb.open("/products/9?cache=memory", http.StatusOK)
+			tb.reload()
+			tb.open("/exercises", http.StatusOK)
+			tb.fill("#ex-first-hit textarea[data-predict]", "About a hundred times faster: no query, no template.")
+		}, "#ex-first-hit"},
 	}
 	warm(t, srv.URL, "/products/42", "memory")
 	for _, s := range shots {

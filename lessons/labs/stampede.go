@@ -108,15 +108,16 @@ func (l *Lesson) serveStampede(w http.ResponseWriter, r *http.Request) error {
 			return &handlers.Error{Status: http.StatusTooManyRequests,
 				Msg: "A stampede run is already under way on this server, and one runs at a time: its timings would skew each other's. Try again in a few seconds."}
 		}
-		l.runAll(r.Context(), &d)
+		l.runAll(r, &d)
 	}
 	return l.kit.Live(w, r, "stampede", "Stampede lab", "stampede", d)
 }
 
 // runAll runs every protection in turn into d, and frees the lab for the
 // next run as soon as it is over, before the page is even rendered.
-func (l *Lesson) runAll(ctx context.Context, d *stampedeData) {
+func (l *Lesson) runAll(r *http.Request, d *stampedeData) {
 	defer l.running.Store(false)
+	ctx := r.Context()
 	for _, p := range protections {
 		run := &stampedeRun{c: l.lab, protection: p.Name, n: d.N, instances: d.Instances, lead: stampedeLead,
 			every: trickleEvery, origin: l.origin}
@@ -127,6 +128,8 @@ func (l *Lesson) runAll(ctx context.Context, d *stampedeData) {
 		}
 		res.Explain = p.Explain
 		d.Results = append(d.Results, res)
+		l.kit.RecordLab(r, "stampede", p.Name, map[string]float64{"n": float64(d.N), "instances": float64(d.Instances),
+			"loads": float64(res.Loads), "max_ms": res.MaxMS})
 		d.MaxMS = max(d.MaxMS, res.MaxMS)
 	}
 }
