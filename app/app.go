@@ -34,6 +34,7 @@ import (
 	"cacheworkshop/lessons/labs"
 	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
+	"cacheworkshop/lessons/teacher"
 	"cacheworkshop/lessons/weather"
 	"cacheworkshop/models"
 	"cacheworkshop/seed"
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		return nil, fmt.Errorf("invalidations: %w", err)
 	}
 
+	weatherLesson := weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL})
 	a.Server, err = handlers.NewServer(handlers.Config{
 		Store: store, Memory: a.Memory, Redis: a.Redis, RedisLabel: a.RedisLabel, Invalidator: a.Invalidator,
 		DefaultMode: cfg.DefaultMode, TTL: cfg.TTL, SlowQuery: cfg.SlowQuery,
@@ -131,7 +133,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, Instance: cfg.Instance,
 		Lessons: []handlers.Lesson{
 			fib.New(),
-			weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL}),
+			weatherLesson,
 			compare.New(),
 			httpcache.New(),
 			stats.New(),
@@ -140,6 +142,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			proxycache.New(),
 			invalidation.New(),
 			exercises.New(),
+			teacher.New(teacher.Config{Addr: cfg.Addr, Weather: weatherLesson}),
 			account.New(),
 			eviction.New(),
 		},

@@ -29,6 +29,9 @@ import (
 // Lesson.Lookups says otherwise.
 const Lookups = 100_000
 
+// defaultLookups is the length New gives a lesson's traces (see race.go).
+var defaultLookups = Lookups
+
 // budgetPercents are the budgets replayed, as parts of the whole
 // catalogue's cost: from a few dozen pages to all of them.
 var budgetPercents = []float64{1, 2, 5, 10, 20, 35, 50, 100}
@@ -65,7 +68,7 @@ type Lesson struct {
 }
 
 // New returns the lesson; it is ready once registered.
-func New() *Lesson { return &Lesson{Lookups: Lookups, sem: make(chan struct{}, 1)} }
+func New() *Lesson { return &Lesson{Lookups: defaultLookups, sem: make(chan struct{}, 1)} }
 
 // Register implements handlers.Lesson.
 func (l *Lesson) Register(r chi.Router, k *handlers.Kit) {
