@@ -23,7 +23,9 @@ import (
 
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
+	"cacheworkshop/lessons/account"
 	"cacheworkshop/lessons/compare"
+	"cacheworkshop/lessons/eviction"
 	"cacheworkshop/lessons/exercises"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
@@ -141,6 +143,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			invalidation.New(),
 			exercises.New(),
 			teacher.New(teacher.Config{Addr: cfg.Addr, Weather: weatherLesson}),
+			account.New(),
+			eviction.New(),
 		},
 	})
 	if err != nil {

@@ -64,6 +64,22 @@ func (k *Kit) Cached(w http.ResponseWriter, r *http.Request, spec page.Spec) err
 	return k.s.serveCached(w, r, spec)
 }
 
+// CachedSpliced is Cached with the lesson's own per-request markup, made
+// by own, written into the slot before the request bar. What differs from
+// one visitor to the next (a greeting) goes there: it is never part of the
+// stored entry, which stays the same for everyone who shares its key.
+func (k *Kit) CachedSpliced(w http.ResponseWriter, r *http.Request, spec page.Spec, own func(b []byte, sv *page.Served) []byte) error {
+	sv, err := k.s.pages.Fetch(r.Context(), spec)
+	if err != nil {
+		return err
+	}
+	bar := k.s.bar(w, r)
+	page.Write(w, r, sv, func(b []byte, sv *page.Served, sum trace.Summary, st []byte) []byte {
+		return bar(own(b, sv), sv, sum, st)
+	})
+	return nil
+}
+
 // Render renders a page template for req, with the layout, into an entry
 // with a slot. Fragments are cached in the mode ctx carries.
 func (k *Kit) Render(ctx context.Context, req page.Request, title, section string, content any) (*page.Entry, error) {

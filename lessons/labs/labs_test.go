@@ -119,7 +119,7 @@ func TestLabsNeedAdminToken(t *testing.T) {
 	}
 }
 
-var loadsRE = regexp.MustCompile(`<th scope="row">(\w+)<br>.*?<td class="num"><strong>(\d+)</strong>`)
+var loadsRE = regexp.MustCompile(`<th scope="row">([\w-]+)<br>.*?<td class="num"><strong>(\d+)</strong>`)
 
 func TestStampedeLab(t *testing.T) {
 	a := testapp.New(t)
@@ -140,8 +140,8 @@ func TestStampedeLab(t *testing.T) {
 		loads[m[1]], _ = strconv.Atoi(m[2])
 	}
 	t.Logf("origin loads for 60 requests over 3 instances: %v", loads)
-	if len(loads) != 3 {
-		t.Fatalf("results: got %v, want three protections", loads)
+	if len(loads) != len(protectionNames) {
+		t.Fatalf("results: got %v, want %v", loads, protectionNames)
 	}
 	if loads["lock"] != 1 {
 		t.Errorf("lock: got %d origin loads, want 1", loads["lock"])
@@ -152,11 +152,12 @@ func TestStampedeLab(t *testing.T) {
 	if loads["off"] <= loads["singleflight"] {
 		t.Errorf("off: got %d origin loads, want more than singleflight's %d", loads["off"], loads["singleflight"])
 	}
-	// The figures are measured: every request waits for the simulated
-	// 100 ms origin, so the slowest of each run is at least that.
-	for _, m := range regexp.MustCompile(`<meter min="0" max="[\d.]+" value="([\d.]+)">`).FindAllStringSubmatch(r.Body, -1) {
-		if ms, _ := strconv.ParseFloat(m[1], 64); ms < 100 {
-			t.Errorf("slowest request: got %v ms, want at least the origin's 100 ms", ms)
+	// The figures are measured: without a stale or early copy, some
+	// request of the burst waits for the simulated 100 ms origin, so the
+	// slowest of those runs is at least that.
+	for _, m := range slowestRE.FindAllStringSubmatch(r.Body, -1) {
+		if ms, _ := strconv.ParseFloat(m[2], 64); ms < 100 && waitsForOrigin[m[1]] {
+			t.Errorf("%s, slowest request: got %v ms, want at least the origin's 100 ms", m[1], ms)
 		}
 	}
 	// The lab's keys live under its own prefix and are gone after the

@@ -5,7 +5,8 @@
 // meanwhile. The stampede lab expires a hot key under many concurrent
 // requests and counts the origin loads with no protection, with
 // singleflight (one load per process) and with a Redis lock (one load in
-// all).
+// all), and with two protections that serve a stale or early copy on
+// purpose: stale-while-revalidate and probabilistic early refresh.
 package labs
 
 import (
@@ -29,7 +30,7 @@ type Lesson struct {
 	// shows.
 	lab *cache.Redis
 	// running is set while a stampede run is under way: a run fires up to
-	// maxStampedeN concurrent requests three times over, so one at a time
+	// maxStampedeN concurrent requests once per protection, so one at a time
 	// is plenty for one process, and a second would skew the first's
 	// timings.
 	running atomic.Bool

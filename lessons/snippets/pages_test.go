@@ -32,6 +32,8 @@ var lessonPages = []struct{ page, url string }{
 	{"invalidation", "/invalidation"},
 	{"product-new", "/products/new"},
 	{"category", "/categories/books"},
+	{"account", "/account"},
+	{"eviction", "/eviction"},
 }
 
 // notLessons are the templates that are not lesson pages, so have no panel.

@@ -1,33 +1,68 @@
-# A hot key expires and a hundred requests miss at once: let one rebuild it.
+# Two ways to serve a hot key through its expiry without a stampede, with
+# redis-py: stale-while-revalidate, and probabilistic early refresh (XFetch).
+import json
+import math
+import random
+import threading
 import time
-import uuid
 
 import redis
+from flask import Flask, jsonify
 
-r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-# Deletes the lock only while it still holds our token: a holder whose lock
-# expired must not release someone else's.
-unlock = r.register_script(
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0")
+app = Flask(__name__)
+r = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=0.5)
 
 
-def get_or_rebuild(key, rebuild, ttl=60, lock_ms=5000, wait_s=3.0):
-    value = r.get(key)
-    if value is not None:
-        return value
-    token = uuid.uuid4().hex
-    if r.set(f"lock:{key}", token, nx=True, px=lock_ms):   # SET NX PX: one holder in all processes
-        try:
-            value = rebuild()
-            r.set(key, value, ex=ttl)
-            return value
-        finally:
-            unlock(keys=[f"lock:{key}"], args=[token])
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:              # the others wait for the holder's result
-        time.sleep(0.01)
-        value = r.get(key)
-        if value is not None:
-            return value
-    return rebuild()                                # the holder is too slow: load it ourselves
-# redis-py's r.lock(name, timeout=5, blocking_timeout=3) packages the same lock.
+def _store(key, value, delta, ttl, grace):
+    entry = {"value": value, "delta": delta, "expires": time.time() + ttl}
+    # Redis keeps the entry `grace` seconds after it stops being fresh,
+    # so a stale copy is there to serve.
+    r.set(key, json.dumps(entry), ex=ttl + grace)
+
+
+def _rebuild(key, build, ttl, grace):
+    start = time.time()
+    value = build()
+    _store(key, value, time.time() - start, ttl, grace)
+    return value
+
+
+def get_stale_while_revalidate(key, build, ttl=60, grace=30):
+    raw = r.get(key)
+    if raw is None:  # nothing to serve yet: build it now
+        return _rebuild(key, build, ttl, grace)
+    entry = json.loads(raw)
+    if time.time() >= entry["expires"]:
+        # Stale: serve it at once; one process, the lock's holder,
+        # rebuilds it in the background.
+        if r.set("lock:" + key, "1", nx=True, px=5000):
+            def refresh():
+                try:
+                    _rebuild(key, build, ttl, grace)
+                finally:
+                    r.delete("lock:" + key)
+
+            threading.Thread(target=refresh, daemon=True).start()
+    return entry["value"]
+
+
+def get_early_refresh(key, build, ttl=60, beta=1.0):
+    raw = r.get(key)
+    if raw is not None:
+        entry = json.loads(raw)
+        # XFetch: rebuild before expiry with a chance that rises as it
+        # nears, scaled by how long the last rebuild took (delta).
+        u = 1.0 - random.random()  # in (0, 1], so log(u) is finite
+        if time.time() - entry["delta"] * beta * math.log(u) < entry["expires"]:
+            return entry["value"]
+    return _rebuild(key, build, ttl, grace=0)
+
+
+def catalogue_summary():
+    time.sleep(0.1)  # the slow origin
+    return {"products": 1000}
+
+
+@app.route("/summary")
+def summary():
+    return jsonify(get_stale_while_revalidate("summary", catalogue_summary))
