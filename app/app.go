@@ -26,6 +26,7 @@ import (
 	"cacheworkshop/lessons/labs"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/weather"
+	"cacheworkshop/metrics"
 	"cacheworkshop/models"
 	"cacheworkshop/seed"
 )
@@ -124,6 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
+			metrics.New(),
 		},
 	})
 	if err != nil {

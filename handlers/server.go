@@ -76,6 +76,13 @@ type Lesson interface {
 	Register(r chi.Router, k *Kit)
 }
 
+// Observer is a Lesson that also wraps every request of the lessons'
+// group, inside withMode, so it sees the mode, the trace and the matched
+// route (the metrics package counts and times requests with it).
+type Observer interface {
+	Observe(next http.Handler) http.Handler
+}
+
 // Server serves the workshop. It is built once by NewServer.
 type Server struct {
 	cfg      Config
@@ -172,6 +179,11 @@ func (s *Server) routes() http.Handler {
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.withMode)
+		for _, l := range s.cfg.Lessons {
+			if o, ok := l.(Observer); ok {
+				r.Use(o.Observe)
+			}
+		}
 		s.catalogueRoutes(r)
 		for _, l := range s.cfg.Lessons {
 			l.Register(r, s.kit)
