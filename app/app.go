@@ -24,6 +24,7 @@ import (
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/labs"
+	"cacheworkshop/lessons/loadtest"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/weather"
 	"cacheworkshop/metrics"
@@ -126,6 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			stats.New(),
 			labs.New(),
 			metrics.New(),
+			loadtest.New(),
 		},
 	})
 	if err != nil {
