@@ -97,7 +97,7 @@ func (l *Lesson) serveStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	l.lastID++
 	run := newRun(l.lastID, tg, n, c, "http://"+addr.String(), func(m cache.Mode) string { return l.kit.Label(m) })
-	run.cancel = func() { stop(errStopped) }
+	run.stop = stop
 	l.runs = append(l.runs, run)
 	if len(l.runs) > keepRuns {
 		l.runs = l.runs[len(l.runs)-keepRuns:]
@@ -164,7 +164,7 @@ func (l *Lesson) serveStop(w http.ResponseWriter, r *http.Request) error {
 	if run == nil {
 		return &handlers.Error{Status: http.StatusConflict, Msg: "No load test is running, so there is nothing to stop."}
 	}
-	run.cancel()
+	run.stop(errStopped)
 	http.Redirect(w, r, runURL(run.ID), http.StatusSeeOther)
 	return nil
 }

@@ -371,7 +371,7 @@ func TestOneAtATime(t *testing.T) {
 		t.Errorf("last event: got %+v, want done, stopped", last)
 	}
 	run := kept(t, a).Runs[0]
-	if !run.Stopped || run.Modes[0].Done == 0 || run.Modes[0].Done >= 20000 || run.Modes[0].TimedOut || run.Modes[1].Done != 0 {
+	if !run.Stopped || run.StopReason != "stopped by the learner" || run.Modes[0].Done == 0 || run.Modes[0].Done >= 20000 || run.Modes[0].TimedOut || run.Modes[1].Done != 0 {
 		t.Errorf("stopped run: stopped %v, none done %d (timed out %v), memory done %d; want true, some, false, 0",
 			run.Stopped, run.Modes[0].Done, run.Modes[0].TimedOut, run.Modes[1].Done)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	// HdrHistogram keeps every latency of a mode in fixed memory with three
@@ -92,12 +93,15 @@ type Run struct {
 	// Finished is zero while the run is under way.
 	Finished time.Time     `json:"finished,omitzero"`
 	Modes    []*ModeResult `json:"modes"`
-	// Stopped says the learner stopped the run before it ended.
-	Stopped bool `json:"stopped,omitempty"`
+	// Stopped says the run ended early; StopReason says why (the learner
+	// stopped it, or the server stopped accepting connections).
+	Stopped    bool   `json:"stopped,omitempty"`
+	StopReason string `json:"stop_reason,omitempty"`
 
-	base   string // http://host:port of this server
-	tg     target
-	cancel context.CancelFunc
+	base string // http://host:port of this server
+	tg   target
+	// stop ends the run early with a cause: errStopped or errServerGone.
+	stop context.CancelCauseFunc
 
 	// mu guards everything the run's goroutine changes, and the events
 	// the streams replay.
@@ -214,7 +218,7 @@ func (r *Run) Snapshot() *Run {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := &Run{ID: r.ID, Target: r.Target, TargetLabel: r.TargetLabel, Requests: r.Requests, Concurrency: r.Concurrency,
-		Started: r.Started, Finished: r.Finished, Stopped: r.Stopped}
+		Started: r.Started, Finished: r.Finished, Stopped: r.Stopped, StopReason: r.StopReason}
 	for _, m := range r.Modes {
 		mc := *m
 		mc.XCache = make(map[string]int, len(m.XCache))
@@ -254,12 +258,20 @@ func (r *Run) finish(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Finished = time.Now()
-	r.Stopped = errors.Is(context.Cause(ctx), errStopped)
-	r.emitLocked("done", map[string]any{"id": r.ID, "stopped": r.Stopped})
+	if cause := context.Cause(ctx); errors.Is(cause, errStopped) || errors.Is(cause, errServerGone) {
+		r.Stopped, r.StopReason = true, cause.Error()
+	}
+	r.emitLocked("done", map[string]any{"id": r.ID, "stopped": r.Stopped, "stop_reason": r.StopReason})
 }
 
-// errStopped is the cause of a run's context when the learner stops it.
-var errStopped = errors.New("stopped by the learner")
+// The causes of a run's early end.
+var (
+	errStopped = errors.New("stopped by the learner")
+	// errServerGone: a connection to this server's own listener was
+	// refused, so it is shutting down; loading it further would only
+	// count refusals, and delay the shutdown.
+	errServerGone = errors.New("this server stopped accepting connections (it is shutting down)")
+)
 
 // header is the data of the "run" event.
 func (r *Run) header() map[string]any {
@@ -389,6 +401,9 @@ func (r *Run) one(ctx context.Context, client *http.Client, mode string, i int) 
 		return s, false
 	}
 	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		r.stop(errServerGone)
+		return s, false
 	case err != nil:
 		s.err = err.Error()
 	case res.StatusCode >= 400:
