@@ -32,7 +32,7 @@ func TestLoadtestBrowser(t *testing.T) {
 	tb.do("mark the page", chromedp.Evaluate[chromedp.Void](`window.__e2eLive = true; void 0`))
 	tb.waitJS("the stream to move the progress bar and draw points", 20*time.Second,
 		`(() => { const p = document.getElementById("loadtest-progress");
-			const c = typeof Chart !== "undefined" && Chart.getChart(document.getElementById("loadtest-chart"));
+			const c = typeof Chart !== "undefined" && Chart.getChart(document.querySelector("canvas.loadtest-chart[data-mode=none]"));
 			return window.__e2eLive === true && p !== null && p.value > 0 && !!c && c.data.datasets[0].data.length > 0; })()`)
 	tb.waitJS("the finished run's page", 60*time.Second,
 		`window.__e2eLive !== true && document.readyState === "complete" &&
@@ -51,9 +51,10 @@ func TestLoadtestBrowser(t *testing.T) {
 			t.Errorf("row %d: %d HITs, %d MISSes; want none without a cache, else 80 in all with 1 or 2 MISSes", i, c.Hits, c.Misses)
 		}
 	}
-	tb.waitJS("the chart of every mode", 10*time.Second,
-		`(() => { const c = typeof Chart !== "undefined" && Chart.getChart(document.getElementById("loadtest-chart"));
-			return !!c && c.data.datasets.length === 6 && c.data.datasets.every(d => d.data.length > 0); })()`)
+	tb.waitJS("a chart for every mode, on one latency axis", 10*time.Second,
+		`(() => { const cs = [...document.querySelectorAll("canvas.loadtest-chart")].map(c => typeof Chart !== "undefined" && Chart.getChart(c));
+			return cs.length === 3 && cs.every(c => !!c && c.data.datasets.length === 2 && c.data.datasets.every(d => d.data.length > 0) &&
+				c.scales.y.min === cs[0].scales.y.min && c.scales.y.max === cs[0].scales.y.max); })()`)
 	if n := eval[int](tb, `document.querySelectorAll("#loadtest-history th[scope=rowgroup]").length`); n != 1 {
 		t.Errorf("runs in the comparison table: got %d, want 1", n)
 	}

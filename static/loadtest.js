@@ -1,81 +1,99 @@
 // Load test: follow a run's progress from its server-sent events and draw
-// latency over time per mode. Every figure comes from the server; when the
-// run ends the page is reloaded, so the results table is the server's.
+// latency over time, one chart per mode. Every figure comes from the
+// server; when the run ends the page is reloaded, so the results table is
+// the server's.
 "use strict";
 (function () {
   var colors = { none: "#6b4f00", memory: "#0b6e4f", redis: "#a4262c" };
-  var chart = null;
+  var charts = {}; // by mode
 
-  // datasetsFor makes two lines per mode: the median, solid, and p95,
-  // dashed, in the mode's colour.
-  function datasetsFor(series) {
-    var sets = [];
-    series.forEach(function (m) {
-      var c = colors[m.mode] || "#1f4e79";
-      sets.push({ label: m.label + " p50", mode: m.mode, stat: "p50", borderColor: c, backgroundColor: c,
-        data: m.points.map(function (p) { return { x: p.t, y: Math.max(p.p50, 0.001) }; }), pointRadius: 2 });
-      sets.push({ label: m.label + " p95", mode: m.mode, stat: "p95", borderColor: c, backgroundColor: c, borderDash: [6, 4],
-        data: m.points.map(function (p) { return { x: p.t, y: Math.max(p.p95, 0.001) }; }), pointRadius: 0 });
-    });
-    return sets;
-  }
+  function floor(v) { return Math.max(v, 0.001); } // a log axis cannot show 0
 
-  function draw(canvas, series) {
+  // draw makes a mode's chart: its median, solid, and its p95, dashed.
+  // points are in milliseconds; yRange, when given, is shared by every
+  // chart so that the modes compare at a glance.
+  function draw(canvas, points, yRange) {
     if (typeof Chart === "undefined") return;
-    chart = new Chart(canvas, {
+    var mode = canvas.getAttribute("data-mode"), c = colors[mode] || "#1f4e79";
+    // Label only the powers of ten: a log axis's other ticks crowd it.
+    var y = { type: "logarithmic", title: { display: true, text: "round trip, ms (log)" },
+      ticks: { callback: function (v) {
+        var l = Math.log10(v);
+        return Math.abs(l - Math.round(l)) < 1e-9 ? String(+v.toPrecision(1)) : "";
+      } } };
+    if (yRange) { y.min = yRange[0]; y.max = yRange[1]; }
+    charts[mode] = new Chart(canvas, {
       type: "line",
-      data: { datasets: datasetsFor(series) },
+      data: { datasets: [
+        { label: "p50", borderColor: c, backgroundColor: c, pointRadius: 2,
+          data: points.map(function (p) { return { x: p.t, y: floor(p.p50) }; }) },
+        { label: "p95", borderColor: c, backgroundColor: c, borderDash: [6, 4], pointRadius: 0,
+          data: points.map(function (p) { return { x: p.t, y: floor(p.p95) }; }) }
+      ] },
       options: {
-        maintainAspectRatio: false, animation: false, parsing: true,
-        plugins: { tooltip: { callbacks: { label: function (c) {
-          return c.dataset.label + ": " + c.parsed.y.toPrecision(3) + " ms at " + c.parsed.x.toFixed(1) + " s";
+        maintainAspectRatio: false, animation: false,
+        plugins: { tooltip: { callbacks: { label: function (ctx) {
+          return ctx.dataset.label + ": " + ctx.parsed.y.toPrecision(3) + " ms at " + ctx.parsed.x.toFixed(2) + " s";
         } } } },
         scales: {
           x: { type: "linear", beginAtZero: true, title: { display: true, text: "seconds since the mode started" } },
-          y: { type: "logarithmic", title: { display: true, text: "round trip, ms (log scale)" } }
+          y: y
         }
       }
     });
   }
 
-  // addPoint appends one tick of a mode to its two lines.
-  function addPoint(mode, p) {
-    if (!chart) return;
-    chart.data.datasets.forEach(function (ds) {
-      if (ds.mode !== mode) return;
-      ds.data.push({ x: p.t, y: Math.max((ds.stat === "p50" ? p.p50_ns : p.p95_ns) / 1e6, 0.001) });
+  // sharedRange is the powers of ten around every point of every mode.
+  function sharedRange(all) {
+    var lo = Infinity, hi = 0;
+    all.forEach(function (points) {
+      points.forEach(function (p) { lo = Math.min(lo, floor(p.p50)); hi = Math.max(hi, floor(p.p95)); });
     });
+    if (!(hi > 0)) return null;
+    return [Math.pow(10, Math.floor(Math.log10(lo))), Math.pow(10, Math.ceil(Math.log10(hi)))];
+  }
+
+  function pointsOf(canvas) {
+    try { return JSON.parse(canvas.getAttribute("data-points") || "[]"); } catch (err) { return []; }
+  }
+
+  // addPoint appends one tick of a mode to its chart, live.
+  function addPoint(mode, p) {
+    var chart = charts[mode];
+    if (!chart) return;
+    chart.data.datasets[0].data.push({ x: p.t, y: floor(p.p50_ns / 1e6) });
+    chart.data.datasets[1].data.push({ x: p.t, y: floor(p.p95_ns / 1e6) });
     chart.update("none");
   }
 
-  function follow(panel, canvas, series) {
+  function follow(panel, canvases) {
     var status = document.getElementById("loadtest-status");
     var bar = document.getElementById("loadtest-progress");
-    var current = {}; // requests done so far, by mode
+    var done = {}; // requests done so far, by mode
     function say(text) { if (status) status.textContent = text; }
-    function doneSoFar() {
+    function showProgress() {
+      if (!bar) return;
       var n = 0;
-      Object.keys(current).forEach(function (m) { n += current[m]; });
-      return n;
+      Object.keys(done).forEach(function (m) { n += done[m]; });
+      bar.value = n;
     }
-    // The stream replays every event from the start, so the chart is
-    // rebuilt from it rather than from the page's copy.
-    series.forEach(function (m) { m.points = []; });
-    draw(canvas, series);
+    // The stream replays every event from the start, so the charts are
+    // built from it rather than from the page's copy.
+    canvases.forEach(function (c) { draw(c, [], null); });
     var es = new EventSource(panel.getAttribute("data-events"));
     es.addEventListener("progress", function (e) {
       var p = JSON.parse(e.data);
-      current[p.mode] = p.done;
+      done[p.mode] = p.done;
       if (p.point) addPoint(p.mode, p.point);
-      if (bar) bar.value = doneSoFar();
+      showProgress();
       var ratio = p.hits + p.misses > 0 ? (100 * p.hits / (p.hits + p.misses)).toFixed(1) + " % hits" : "no cache";
       say(p.mode + ": " + p.done + " of " + p.requests + " requests in " + (p.elapsed_ns / 1e9).toFixed(1) + " s, " +
         p.errors + " errors, " + ratio);
     });
     es.addEventListener("mode", function (e) {
       var m = JSON.parse(e.data);
-      current[m.mode] = m.done;
-      if (bar) bar.value = doneSoFar();
+      done[m.mode] = m.done;
+      showProgress();
     });
     es.addEventListener("done", function () {
       es.close();
@@ -89,12 +107,15 @@
 
   function init() {
     var panel = document.getElementById("loadtest-run");
-    var canvas = document.getElementById("loadtest-chart");
-    if (!panel || !canvas) return;
-    var series = [];
-    try { series = JSON.parse(canvas.getAttribute("data-series") || "[]"); } catch (err) { series = []; }
-    if (panel.hasAttribute("data-events") && typeof EventSource !== "undefined") follow(panel, canvas, series);
-    else draw(canvas, series);
+    var canvases = Array.prototype.slice.call(document.querySelectorAll("canvas.loadtest-chart"));
+    if (!panel) return;
+    if (panel.hasAttribute("data-events") && typeof EventSource !== "undefined") {
+      follow(panel, canvases);
+      return;
+    }
+    var all = canvases.map(pointsOf);
+    var range = sharedRange(all);
+    canvases.forEach(function (c, i) { draw(c, all[i], range); });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

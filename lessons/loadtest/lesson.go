@@ -315,8 +315,6 @@ type runView struct {
 	EventsURL string
 	// Total is the requests of every mode: the progress bar's end.
 	Total int
-	// Series is the chart's data: per mode, its points in milliseconds.
-	Series string
 }
 
 // modeRow is one mode's line of a results table.
@@ -327,6 +325,8 @@ type modeRow struct {
 	ErrorRate  string
 	HitRatio   string
 	XCacheText string
+	// Points is the mode's chart data, as JSON, in milliseconds.
+	Points string
 }
 
 func (l *Lesson) servePage(w http.ResponseWriter, r *http.Request) error {
@@ -369,27 +369,20 @@ func newRunView(run *Run) *runView {
 		P95 float64 `json:"p95"`
 		N   int     `json:"n"`
 	}
-	type chartMode struct {
-		Mode   string       `json:"mode"`
-		Label  string       `json:"label"`
-		Points []chartPoint `json:"points"`
-	}
-	series := make([]chartMode, 0, len(run.Modes))
 	for _, m := range run.Modes {
 		row := modeRow{ModeResult: m, Requests: run.Requests, Throughput: strconv.FormatFloat(m.Throughput(), 'f', 0, 64),
 			ErrorRate: percent(m.ErrorRate()), HitRatio: "–", XCacheText: xcacheText(m.XCache)}
 		if h, ok := m.HitRatio(); ok {
 			row.HitRatio = percent(h)
 		}
-		v.Rows = append(v.Rows, row)
-		cm := chartMode{Mode: m.Mode, Label: m.Label, Points: make([]chartPoint, 0, len(m.Points))}
+		pts := make([]chartPoint, 0, len(m.Points))
 		for _, p := range m.Points {
-			cm.Points = append(cm.Points, chartPoint{T: p.T, P50: ms(p.P50), P95: ms(p.P95), N: p.N})
+			pts = append(pts, chartPoint{T: p.T, P50: ms(p.P50), P95: ms(p.P95), N: p.N})
 		}
-		series = append(series, cm)
+		b, _ := json.Marshal(pts)
+		row.Points = string(b)
+		v.Rows = append(v.Rows, row)
 	}
-	b, _ := json.Marshal(series)
-	v.Series = string(b)
 	return v
 }
 

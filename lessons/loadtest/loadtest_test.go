@@ -294,7 +294,7 @@ func TestRunFigures(t *testing.T) {
 	if page.Status != http.StatusOK {
 		t.Fatalf("run page: status %d", page.Status)
 	}
-	for _, want := range []string{`data-mode="memory" data-done="50" data-hits="49" data-misses="1"`, "98.0 %", "HIT 49 · MISS 1", `id="loadtest-chart"`} {
+	for _, want := range []string{`data-mode="memory" data-done="50" data-hits="49" data-misses="1"`, "98.0 %", "HIT 49 · MISS 1", `class="loadtest-chart" data-mode="redis"`} {
 		if !strings.Contains(page.Body, want) {
 			t.Errorf("run page lacks %q", want)
 		}
