@@ -13,7 +13,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,8 +26,11 @@ import (
 	"cacheworkshop/lessons/compare"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
+	"cacheworkshop/lessons/instances"
+	"cacheworkshop/lessons/invalidation"
 	"cacheworkshop/lessons/labs"
 	"cacheworkshop/lessons/loadtest"
+	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/weather"
 	"cacheworkshop/metrics"
@@ -64,6 +70,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		log = slog.Default()
 	}
 	redis.SetLogger(quietRedisLog{})
+	if cfg.Instance == "" {
+		cfg.Instance = defaultInstance(cfg.Addr)
+	}
 	a := &App{Config: cfg, log: log}
 	ok := false
 	defer func() {
@@ -118,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		DefaultMode: cfg.DefaultMode, TTL: cfg.TTL, SlowQuery: cfg.SlowQuery,
 		Dev: cfg.Dev, TemplateDir: cfg.TemplateDir, StaticDir: cfg.StaticDir, Logger: log,
 		AdminToken: cfg.AdminToken, EditRequiresAdmin: cfg.EditAdmin, Pprof: cfg.Pprof, NoPageCache: cfg.NoPageCache,
-		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts,
+		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, Instance: cfg.Instance,
 		Lessons: []handlers.Lesson{
 			fib.New(),
 			weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL}),
@@ -126,6 +135,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			httpcache.New(),
 			stats.New(),
 			labs.New(),
+			instances.New(),
+			proxycache.New(),
+			invalidation.New(),
 			metrics.New(),
 			loadtest.New(),
 		},
@@ -170,6 +182,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer stop()
 	go a.Invalidator.Run(lctx)
 	go a.watchRedisURL(lctx)
+	a.RunLessons(lctx)
 	a.log.Info("Cache Workshop is serving", "url", "http://"+ln.Addr().String(), "cache_default", a.Config.DefaultMode.String(),
 		"redis", a.RedisLabel, "database", a.Config.DatabasePath)
 	errc := make(chan error, 1)
@@ -198,6 +211,33 @@ func (a *App) Run(ctx context.Context) error {
 	return nil
 }
 
+// RunLessons starts the background work of the lessons that have some
+// (handlers.Runner), until ctx ends.
+func (a *App) RunLessons(ctx context.Context) {
+	for _, l := range a.Server.Lessons() {
+		if r, ok := l.(handlers.Runner); ok {
+			go r.Run(ctx)
+		}
+	}
+}
+
+// defaultInstance names a process that was not given INSTANCE: the host
+// name and the listen port, which tell apart several processes on one
+// machine and one process on several.
+func defaultInstance(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		host += ":" + port
+	}
+	if len(host) > 40 {
+		host = host[len(host)-40:]
+	}
+	return host
+}
+
 // quietRedisLog drops go-redis's internal pool chatter (dial retries while
 // Redis is down); the workshop reports cache failures itself.
 type quietRedisLog struct{}
@@ -206,13 +246,17 @@ type quietRedisLog struct{}
 func (quietRedisLog) Printf(context.Context, string, ...any) {}
 
 // connectRedis connects to RedisURL, or starts the embedded server when
-// nothing answers there, so the Redis mode always works.
-func (a *App) connectRedis(ctx context.Context) (*redis.Client, error) {
+// nothing answers there, so the Redis mode always works. RedisURL names a
+// single server, or a Redis Cluster in go-redis's form
+// (redis://host1:port1?addr=host2:port2&addr=host3:port3), which must
+// answer on every master with every slot served.
+func (a *App) connectRedis(ctx context.Context) (redis.UniversalClient, error) {
 	url := a.Config.RedisURL
 	rdb, err := cache.NewRedisClient(url)
 	if err != nil {
 		return nil, err
 	}
+	_, cluster := rdb.(*redis.ClusterClient)
 	// A few tries, so that a Redis that is restarting as the workshop
 	// starts is not mistaken for none at all.
 	var perr error
@@ -221,14 +265,19 @@ func (a *App) connectRedis(ctx context.Context) (*redis.Client, error) {
 			time.Sleep(300 * time.Millisecond)
 		}
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		perr = rdb.Ping(pctx).Err()
+		perr = cache.Ping(pctx, rdb)
 		cancel()
 		if perr == nil {
 			break
 		}
 	}
 	if perr == nil {
-		a.log.Info("connected to Redis", "url", redactURL(url))
+		if cluster {
+			a.log.Info("connected to a Redis Cluster", "url", redactURL(url))
+		} else {
+			a.log.Info("connected to Redis", "url", redactURL(url))
+			a.warnClusterNode(ctx, rdb)
+		}
 		a.closers = append(a.closers, func() { _ = rdb.Close() })
 		return rdb, nil
 	}
@@ -247,9 +296,22 @@ func (a *App) connectRedis(ctx context.Context) (*redis.Client, error) {
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	a.Embedded = true
 	a.log.Warn("no Redis answered; using Redis (embedded), an in-process Redis-protocol server (miniredis), private to this instance",
-		"tried", redactURL(url), "embedded_addr", emb.Addr(),
+		"tried", redactURL(url), "err", perr, "embedded_addr", emb.Addr(),
 		"hint", "for a real Redis run `redis-server` or set REDIS_URL=redis://host:6379/0")
 	return rdb, nil
+}
+
+// warnClusterNode says so when a single-server REDIS_URL names one node of
+// a Redis Cluster: a plain client does not follow the cluster's MOVED
+// redirections, so every key served by another node would fail.
+func (a *App) warnClusterNode(ctx context.Context, rdb redis.UniversalClient) {
+	ictx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	info, err := rdb.Info(ictx, "cluster").Result()
+	if err == nil && strings.Contains(info, "cluster_enabled:1") {
+		a.log.Warn("REDIS_URL names one node of a Redis Cluster as if it were a single server: keys on the other nodes will fail",
+			"url", redactURL(a.Config.RedisURL), "hint", "list the nodes: REDIS_URL=redis://host1:port1?addr=host2:port2&addr=host3:port3")
+	}
 }
 
 // watchRedisURL tells, once, when REDIS_URL starts answering while this
@@ -274,7 +336,7 @@ func (a *App) watchRedisURL(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if rdb.Ping(ctx).Err() == nil {
+		if cache.Ping(ctx, rdb) == nil {
 			a.log.Warn("REDIS_URL answers now, but this instance keeps its embedded Redis until it is restarted: "+
 				"its Redis mode is private to it (other instances' edits still invalidate it, through the database)",
 				"url", redactURL(a.Config.RedisURL))
@@ -285,9 +347,16 @@ func (a *App) watchRedisURL(ctx context.Context) {
 
 // redactURL hides a password in a Redis URL for logs.
 func redactURL(u string) string {
-	opt, err := redis.ParseURL(u)
-	if err != nil || opt.Password == "" {
-		return u
+	if opt, err := redis.ParseURL(u); err == nil {
+		if opt.Password == "" {
+			return u
+		}
+		return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB) + " (password hidden)"
 	}
-	return "redis://" + opt.Addr + "/" + strconv.Itoa(opt.DB) + " (password hidden)"
+	// A cluster URL (with addr parameters), or one that does not parse.
+	p, err := neturl.Parse(u)
+	if err != nil {
+		return "(a REDIS_URL that does not parse)"
+	}
+	return p.Redacted()
 }

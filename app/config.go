@@ -29,6 +29,9 @@ type Config struct {
 	WeatherTTL     time.Duration
 	WeatherURL     string
 	AdminToken     string
+	// Instance names this process in the X-Instance header, the request
+	// bar and /instances (INSTANCE; default host name and port).
+	Instance string
 	// AllowedHosts are host names the Host header may carry besides
 	// localhost, IP addresses and the name in Addr (ALLOWED_HOSTS).
 	AllowedHosts []string
@@ -86,7 +89,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.StringVar(&c.Addr, "addr", env("ADDR", c.Addr), "listen address (env ADDR)")
 	fs.StringVar(&c.DatabasePath, "database-path", env("DATABASE_PATH", c.DatabasePath), "SQLite file; its folder is created (env DATABASE_PATH)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", c.RedisURL), "Redis server; if none answers, an embedded one is started (env REDIS_URL)")
-	fs.StringVar(&mode, "cache-default", env("CACHE_DEFAULT", c.DefaultMode.String()), "mode when a request names none: none, memory or redis (env CACHE_DEFAULT)")
+	fs.StringVar(&mode, "cache-default", env("CACHE_DEFAULT", c.DefaultMode.String()), "mode when a request names none: none, memory, redis or tiered (env CACHE_DEFAULT)")
 	fs.StringVar(&ttl, "cache-ttl", env("CACHE_TTL", c.TTL.String()), "how long cached pages live (env CACHE_TTL)")
 	fs.StringVar(&slow, "slow-query-ms", env("SLOW_QUERY_MS", strconv.Itoa(int(c.SlowQuery.Milliseconds()))), "simulated database latency added to uncached detail lookups, in ms (env SLOW_QUERY_MS)")
 	fs.StringVar(&mem, "memory-cache-mb", env("MEMORY_CACHE_MB", strconv.Itoa(int(c.MemoryBytes>>20))), "byte budget of the in-process cache, in MiB (env MEMORY_CACHE_MB)")
@@ -94,8 +97,9 @@ func ParseConfig(args []string) (Config, error) {
 	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", c.WeatherTTL.String()), "how long a city's weather is cached (env WEATHER_TTL)")
 	fs.StringVar(&c.WeatherURL, "weather-upstream-url", env("WEATHER_UPSTREAM_URL", ""), "weather service URL; empty means this server's own /upstream/weather (env WEATHER_UPSTREAM_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches, reset the catalogue, start a load test and scrape /metrics (env ADMIN_TOKEN)")
+	fs.StringVar(&c.Instance, "instance", env("INSTANCE", ""), "this process's name in the X-Instance header and on /instances; default host name:port (env INSTANCE)")
 	fs.StringVar(&hosts, "allowed-hosts", env("ALLOWED_HOSTS", ""), "more host names to answer to, comma-separated, besides localhost, IP addresses and the -addr name; others get 400 (env ALLOWED_HOSTS)")
-	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
+	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits, creates and deletes need the admin token too (env EDIT_REQUIRES_ADMIN=1)")
 	fs.BoolVar(&c.Pprof, "pprof", envBool("PPROF"), "serve /debug/pprof to loopback clients (env PPROF=1)")
 	fs.BoolVar(&c.Dev, "dev", envBool("DEV"), "read templates and static files from disk on every request (env DEV=1)")
 	if err := fs.Parse(args); err != nil {
@@ -122,13 +126,31 @@ func ParseConfig(args []string) (Config, error) {
 	if c.AllowedHosts, err = hostList(hosts); err != nil {
 		return c, fmt.Errorf("ALLOWED_HOSTS: %w", err)
 	}
+	if !validInstance(c.Instance) {
+		return c, fmt.Errorf("INSTANCE: %q is not a name of 1 to 40 letters, digits, dots, dashes, underscores or colons", c.Instance)
+	}
 	switch mode {
-	case "none", "memory", "redis":
+	case "none", "memory", "redis", "tiered":
 		c.DefaultMode, _ = cache.ParseMode(mode, cache.ModeMemory)
 	default:
-		return c, fmt.Errorf("CACHE_DEFAULT: %q is not one of none, memory, redis", mode)
+		return c, fmt.Errorf("CACHE_DEFAULT: %q is not one of none, memory, redis, tiered", mode)
 	}
 	return c, nil
+}
+
+// validInstance accepts an empty name (the default is made at start) or
+// a short one that is safe in a header, a Redis key and a page.
+func validInstance(s string) bool {
+	if len(s) > 40 {
+		return false
+	}
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-:", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // hostList splits ALLOWED_HOSTS. Each entry is a bare name, as the Host

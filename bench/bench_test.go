@@ -285,8 +285,8 @@ func TestArchTargets(t *testing.T) {
 	rep := &report{redis: &redisServer{label: "Redis"}, rows: []*row{
 		mk("raw", 10000, 0), mk("rawhit", 8000, 0), mk("rawget", 5000, 0),
 		mk("list/none", 900, 2*time.Millisecond), mk("list/memory", 7600, 100*time.Microsecond),
-		mk("list/redis", 4000, 0),
-		// list/fragments was not measured (-only).
+		mk("list/redis", 4000, 0), mk("list/tiered", 7000, 0),
+		// list/fragments and detail/tiered were not measured (-only).
 		{id: "list/fragments", na: "not selected with -only"},
 	}}
 	got := rep.archTargets()
@@ -296,6 +296,8 @@ func TestArchTargets(t *testing.T) {
 		{"0.09", "**no**"}, // 900 / 10000 < 0.10
 		{"n/a", "n/a"},
 		{"20.0", "yes"}, // 2 ms / 100 µs
+		{"0.92", "yes"}, // 7000 / 7600
+		{"n/a", "n/a"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("targets: got %d, want %d", len(got), len(want))

@@ -262,7 +262,14 @@ func bench(ctx context.Context, o options, p *progress) error {
 	}
 	defer rawHit.close()
 
-	rows := plan(mainSrv.addr, slowSrv.addr, fragSrv.addr, raw.addr, rawGet.addr, rawHit.addr, rs.label)
+	nginxAddr, noNginx := "", ""
+	if px, err := startNginx(tmp, mainSrv.addr); err != nil {
+		noNginx = err.Error()
+	} else {
+		defer px.stop()
+		nginxAddr = px.addr
+	}
+	rows := plan(mainSrv.addr, slowSrv.addr, fragSrv.addr, raw.addr, rawGet.addr, rawHit.addr, rs.label, nginxAddr, noNginx)
 	if err := selectRows(rows, o.only); err != nil {
 		return err
 	}

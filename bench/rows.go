@@ -53,7 +53,9 @@ type row struct {
 	problems   []string
 }
 
-func plan(app, slowApp, fragApp, raw, rawGet, rawHit, redisLabel string) []*row {
+// plan lists the rows. nginx is the proxy's address, or "" with noNginx
+// saying why there is none.
+func plan(app, slowApp, fragApp, raw, rawGet, rawHit, redisLabel, nginx, noNginx string) []*row {
 	rows := []*row{
 		{id: "raw", group: "raw", name: "raw net/http handler, fixed bytes", mode: "—",
 			t: target{addr: raw, path: "/"}},
@@ -80,6 +82,14 @@ func plan(app, slowApp, fragApp, raw, rawGet, rawHit, redisLabel string) []*row 
 		r := mk("redis", redisLabel+" hit", app, "redis", "HIT", true)
 		r.vsRawGet = true
 		rows = append(rows, r)
+		rows = append(rows, mk("tiered", "tiered hit (memory in front of "+redisLabel+")", app, "tiered", "HIT", true))
+		if pg.group == "list" {
+			n := mk("nginx", "memory hit through nginx", nginx, "memory", "HIT", true)
+			if nginx == "" {
+				n.na, n.checkProbe = noNginx, false
+			}
+			rows = append(rows, n)
+		}
 		f := mk("fragments", fragMode, fragApp, "memory", "MISS", false)
 		if pg.group == "api" {
 			f.checkProbe, f.noFrags, f.na = false, true, "no fragments in JSON"
@@ -253,9 +263,10 @@ func readFragments(header, mode string) fragSeen {
 				continue
 			}
 			f.hits++
-			// The key is frag:<name>:<template digest>:<caller's key>.
+			// The key is frag:{<name>}:<template digest>:<caller's key>.
 			name := strings.TrimPrefix(rest, "frag:")
 			name, _, _ = strings.Cut(name, ":")
+			name = strings.Trim(name, "{}")
 			f.names = append(f.names, name)
 		}
 	}

@@ -103,7 +103,7 @@ type workshop struct {
 	frag *app.App
 	// rawRdb is the raw Redis handler's own client: the same settings and
 	// round-trip counter, without the workshop's circuit breaker hook.
-	rawRdb  *redis.Client
+	rawRdb  redis.UniversalClient
 	seedDur time.Duration
 	seeded  int
 	total   int64
@@ -239,7 +239,7 @@ func rawHitHandler(hdr http.Header, body []byte, slotStart, slotEnd int) http.Ha
 
 // rawRedisHandler is the Redis-hit reference: one go-redis GET of the same
 // bytes, written as they come.
-func rawRedisHandler(rdb *redis.Client, key string) http.Handler {
+func rawRedisHandler(rdb redis.UniversalClient, key string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := rdb.Get(r.Context(), key).Bytes()
 		if err != nil {

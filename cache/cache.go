@@ -110,20 +110,22 @@ func (s Stats) HitRatio() float64 {
 // without caring which backend failed.
 var ErrUnavailable = errors.New("cache unavailable")
 
-// Mode is how one request is served: straight from the database, or through
-// one of the two cache backends.
+// Mode is how one request is served: straight from the database, through
+// one of the two cache backends, or through both (tiered: memory in front
+// of Redis).
 type Mode uint8
 
-// The three modes. The zero value is ModeNone so a forgotten mode never
+// The four modes. The zero value is ModeNone so a forgotten mode never
 // pretends to be cached.
 const (
 	ModeNone Mode = iota
 	ModeMemory
 	ModeRedis
+	ModeTiered
 )
 
 // Modes lists every mode in display order.
-var Modes = []Mode{ModeNone, ModeMemory, ModeRedis}
+var Modes = []Mode{ModeNone, ModeMemory, ModeRedis, ModeTiered}
 
 // String is the canonical name used in ?cache=, cookies and X-Cache-Mode.
 func (m Mode) String() string {
@@ -132,6 +134,8 @@ func (m Mode) String() string {
 		return "memory"
 	case ModeRedis:
 		return "redis"
+	case ModeTiered:
+		return "tiered"
 	default:
 		return "none"
 	}
@@ -144,13 +148,15 @@ func (m Mode) Label() string {
 		return "Memory"
 	case ModeRedis:
 		return "Redis"
+	case ModeTiered:
+		return "Tiered"
 	default:
 		return "No cache"
 	}
 }
 
 // ValidModeValues is what the 400 page lists for an unknown ?cache= value.
-const ValidModeValues = "none, memory, redis (also false, off, 0 for none; true, on, 1 for the default mode)"
+const ValidModeValues = "none, memory, redis, tiered (also false, off, 0 for none; true, on, 1 for the default mode)"
 
 // ParseMode reads a ?cache= value. Aliases follow the workshop's contract:
 // false|off|0 mean none, true|on|1 mean def. Case and surrounding space are
@@ -163,6 +169,8 @@ func ParseMode(s string, def Mode) (Mode, error) {
 		return ModeMemory, nil
 	case "redis":
 		return ModeRedis, nil
+	case "tiered":
+		return ModeTiered, nil
 	case "true", "on", "1":
 		return def, nil
 	}

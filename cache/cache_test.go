@@ -18,21 +18,35 @@ type backend struct {
 	new  func(t *testing.T) cache.Cache
 }
 
+// backends are memory, every real-Redis kind (a single redis-server,
+// "redis", and a three-node Redis Cluster, "cluster") and tiered.
 func backends() []backend {
-	return []backend{
+	bs := []backend{
 		{"memory", func(t *testing.T) cache.Cache {
 			return cache.NewMemory(cache.MemoryConfig{MaxBytes: 1 << 20})
 		}},
-		{"redis", func(t *testing.T) cache.Cache {
-			srv := testredis.Start(t)
-			c, err := cache.NewRedisClient(srv.URL())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			return cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "test:"})
-		}},
 	}
+	for _, k := range testredis.Kinds() {
+		bs = append(bs, backend{k.Name, func(t *testing.T) cache.Cache { return newRedis(t, k.Start(t), "test:") }})
+	}
+	// The tiered mode's cache: memory in front of a single redis-server.
+	bs = append(bs, backend{"tiered", func(t *testing.T) cache.Cache {
+		return &cache.Tiered{Front: cache.NewMemory(cache.MemoryConfig{MaxBytes: 1 << 20}),
+			Back: newRedis(t, testredis.Start(t), "test:")}
+	}})
+	return bs
+}
+
+// newRedis is the workshop's Redis cache over a real Redis, through the
+// client REDIS_URL would give.
+func newRedis(t *testing.T, srv testredis.Instance, prefix string) *cache.Redis {
+	t.Helper()
+	c, err := cache.NewRedisClient(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return cache.NewRedis(cache.RedisConfig{Client: c, Prefix: prefix})
 }
 
 // TestCacheContract runs the documented semantics against every backend.
@@ -261,25 +275,40 @@ func TestParseMode(t *testing.T) {
 }
 
 // TestRedisClearKeepsOthers: Clear removes the workshop's prefix only,
-// with SCAN and UNLINK, and never another application's keys.
+// with SCAN and UNLINK, and never another application's keys. On a
+// cluster the keys are spread over every node, and every node is cleared.
 func TestRedisClearKeepsOthers(t *testing.T) {
-	srv := testredis.Start(t)
-	client := srv.Client()
-	ctx := context.Background()
-	r := cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "cw:"})
-	_ = r.Set(ctx, "page:x", []byte("1"), time.Minute)
-	_ = client.Set(ctx, "other:app", "keep", 0).Err()
-	_ = client.Set(ctx, "cwx", "keep", 0).Err()
-	if err := r.Clear(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, found, _ := r.Get(ctx, "page:x"); found {
-		t.Error("Clear left the workshop's key")
-	}
-	for _, k := range []string{"other:app", "cwx"} {
-		if v, err := client.Get(ctx, k).Result(); err != nil || v != "keep" {
-			t.Errorf("foreign key %s after Clear: got %q, %v, want keep", k, v, err)
-		}
+	for _, k := range testredis.Kinds() {
+		t.Run(k.Name, func(t *testing.T) {
+			r := newRedis(t, k.Start(t), "cw:")
+			client := r.Client()
+			ctx := context.Background()
+			const n = 60
+			for i := range n {
+				_ = r.Set(ctx, fmt.Sprintf("page:%d", i), []byte("1"), time.Minute)
+			}
+			cur := make([]int64, 1)
+			_, _, _ = r.GetVersioned(ctx, "page:v", []string{"list"}, cur) // creates the generation
+			_ = client.Set(ctx, "other:app", "keep", 0).Err()
+			_ = client.Set(ctx, "cwx", "keep", 0).Err()
+			if got, err := r.CountKeys(ctx); err != nil || got != n+1 {
+				t.Fatalf("CountKeys: got %d, %v, want %d (pages and one generation)", got, err, n+1)
+			}
+			if err := r.Clear(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := r.CountKeys(ctx); err != nil || got != 1 {
+				t.Errorf("CountKeys after Clear: got %d, %v, want 1 (the generation survives)", got, err)
+			}
+			if _, found, _ := r.Get(ctx, "page:0"); found {
+				t.Error("Clear left the workshop's key")
+			}
+			for _, k := range []string{"other:app", "cwx"} {
+				if v, err := client.Get(ctx, k).Result(); err != nil || v != "keep" {
+					t.Errorf("foreign key %s after Clear: got %q, %v, want keep", k, v, err)
+				}
+			}
+		})
 	}
 }
 

@@ -87,8 +87,13 @@ var ErrGap = errors.New("redis is missing earlier invalidations")
 // server agrees on them, with the id of the last change the server has
 // applied (appliedKey): an instance trusts the server's generations only
 // when that id is at least the newest change it knows of.
+//
+// Every generation key and the applied id share the hash tag {gen}, so on
+// a Redis Cluster they are in one slot, on one node: the apply script,
+// which reads and writes them together, and the MGET of a versioned read
+// never span two slots (CROSSSLOT).
 type redisGens struct {
-	client     *redis.Client
+	client     redis.UniversalClient
 	prefix     string // of every generation key
 	appliedKey string
 	// required is the newest change id this instance knows of.
@@ -98,17 +103,18 @@ type redisGens struct {
 	onBehind func()
 }
 
-func newRedisGens(client *redis.Client, prefix string) *redisGens {
+func newRedisGens(client redis.UniversalClient, prefix string) *redisGens {
 	// '@' never appears in a generation name, so the applied id cannot
 	// collide with one.
-	return &redisGens{client: client, prefix: prefix + "gen:", appliedKey: prefix + "gen:@applied"}
+	return &redisGens{client: client, prefix: prefix + "{gen}:", appliedKey: prefix + "{gen}:@applied"}
 }
 
 // applyScript applies one change, in order: it is skipped when the server
 // has applied it already and refused (-1) when an earlier change is
 // missing, so the server's generations always reflect a prefix of the
-// outbox. KEYS[1] is the applied id, KEYS[2..] the generations; ARGV[1]
-// the change id.
+// outbox. KEYS[1] is the applied id, KEYS[2..] the generations (all in the
+// {gen} slot, as a cluster requires of a script's keys); ARGV[1] the
+// change id.
 var applyScript = redis.NewScript(`
 local id = tonumber(ARGV[1])
 local applied = tonumber(redis.call("GET", KEYS[1]) or "0")

@@ -288,6 +288,13 @@ func (inv *Invalidator) relay(ctx context.Context) {
 
 // listen applies other instances' announcements to memory until ctx ends,
 // subscribing again after a connection loss.
+//
+// On a Redis Cluster this is classic pub/sub: a message published on any
+// node is passed over the cluster bus to every node, so publisher and
+// subscriber need not be connected to the same node. Sharded pub/sub
+// (SPUBLISH, SSUBSCRIBE) would keep the messages on one shard, which
+// matters at thousands of messages a second, not at a few edits; and its
+// subscribers must follow their channel's slot from node to node.
 func (inv *Invalidator) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		sub := inv.Redis.client.Subscribe(ctx, inv.Channel)

@@ -63,7 +63,13 @@ type instance struct {
 	inv *cache.Invalidator
 }
 
-func newInstance(t *testing.T, ctx context.Context, srv *testredis.Server, log *fakeLog, id string) *instance {
+func newInstance(t *testing.T, ctx context.Context, srv testredis.Instance, log *fakeLog, id string) *instance {
+	return newInstancePolling(t, ctx, srv, log, id, 20*time.Millisecond)
+}
+
+// newInstancePolling is newInstance with its own interval between checks
+// of the change log.
+func newInstancePolling(t *testing.T, ctx context.Context, srv testredis.Instance, log *fakeLog, id string, poll time.Duration) *instance {
 	client, err := cache.NewRedisClient(srv.URL())
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +77,7 @@ func newInstance(t *testing.T, ctx context.Context, srv *testredis.Server, log *
 	t.Cleanup(func() { _ = client.Close() })
 	in := &instance{mem: cache.NewMemory(cache.MemoryConfig{}), rc: cache.NewRedis(cache.RedisConfig{Client: client, Prefix: "inv:"})}
 	in.inv = &cache.Invalidator{Memory: in.mem, Redis: in.rc, Log: &logView{fakeLog: log}, Channel: "inv:invalidate", ID: id,
-		PollEvery: 20 * time.Millisecond, RetryEvery: 50 * time.Millisecond}
+		PollEvery: poll, RetryEvery: 50 * time.Millisecond}
 	if err := in.inv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +117,24 @@ func eventually(t *testing.T, bound time.Duration, what string, cond func() bool
 	return time.Since(t0)
 }
 
+// forEachRedis runs test against every real-Redis kind: a single server
+// and a Redis Cluster.
+func forEachRedis(t *testing.T, test func(t *testing.T, srv testredis.Instance)) {
+	for _, k := range testredis.Kinds() {
+		t.Run(k.Name, func(t *testing.T) { test(t, k.Start(t)) })
+	}
+}
+
 // TestInvalidatorRedisDown: instance A commits a change while Redis is
 // down. B's memory copy goes stale within a poll, though no message can
 // reach it; B's Redis reads are refused rather than served old; and once
 // Redis answers again, B's relay applies the change and the old Redis
 // entry is never served.
-func TestInvalidatorRedisDown(t *testing.T) {
+func TestInvalidatorRedisDown(t *testing.T) { forEachRedis(t, testInvalidatorRedisDown) }
+
+func testInvalidatorRedisDown(t *testing.T, srv testredis.Instance) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := testredis.Start(t)
 	log := &fakeLog{}
 	a := newInstance(t, ctx, srv, log, "a")
 	b := newInstance(t, ctx, srv, log, "b")
@@ -156,10 +171,11 @@ func TestInvalidatorRedisDown(t *testing.T) {
 
 // TestInvalidatorBehind: a Redis that has not applied a change an instance
 // knows of is not trusted (ErrBehind), and the relay catches it up.
-func TestInvalidatorBehind(t *testing.T) {
+func TestInvalidatorBehind(t *testing.T) { forEachRedis(t, testInvalidatorBehind) }
+
+func testInvalidatorBehind(t *testing.T, srv testredis.Instance) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := testredis.Start(t)
 	log := &fakeLog{}
 	b := newInstance(t, ctx, srv, log, "b")
 	store(t, ctx, b.rc, "old")
@@ -177,14 +193,17 @@ func TestInvalidatorBehind(t *testing.T) {
 }
 
 // TestApplyInOrder: Redis refuses a change while it lacks an earlier one.
-func TestApplyInOrder(t *testing.T) {
-	srv := testredis.Start(t)
-	r := cache.NewRedis(cache.RedisConfig{Client: srv.Client(), Prefix: "ord:"})
+// A change naming several generations is one script over several keys:
+// on a cluster they are in one slot, or it would fail with CROSSSLOT.
+func TestApplyInOrder(t *testing.T) { forEachRedis(t, testApplyInOrder) }
+
+func testApplyInOrder(t *testing.T, srv testredis.Instance) {
+	r := newRedis(t, srv, "ord:")
 	ctx := context.Background()
 	if err := r.Apply(ctx, cache.Change{ID: 2, Names: []string{"x"}}); !errors.Is(err, cache.ErrGap) {
 		t.Fatalf("change 2 before change 1: got %v, want ErrGap", err)
 	}
-	if err := r.Apply(ctx, cache.Change{ID: 1, Names: []string{"x"}}, cache.Change{ID: 2, Names: []string{"y"}}); err != nil {
+	if err := r.Apply(ctx, cache.Change{ID: 1, Names: []string{"x"}}, cache.Change{ID: 2, Names: []string{"y", "list", "product:7"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Applying again is harmless.
@@ -199,10 +218,11 @@ func TestApplyInOrder(t *testing.T) {
 // TestInvalidatorRedisEmptied: a Redis that restarts empty while nobody
 // edits must be caught up by the next read that finds it behind, not only
 // by the next edit.
-func TestInvalidatorRedisEmptied(t *testing.T) {
+func TestInvalidatorRedisEmptied(t *testing.T) { forEachRedis(t, testInvalidatorRedisEmptied) }
+
+func testInvalidatorRedisEmptied(t *testing.T, srv testredis.Instance) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := testredis.Start(t)
 	log := &fakeLog{}
 	b := newInstance(t, ctx, srv, log, "b")
 	b.inv.Committed(ctx, log.add("product:7"))
@@ -214,4 +234,37 @@ func TestInvalidatorRedisEmptied(t *testing.T) {
 		_, err := read(ctx, b.rc)
 		return err == nil
 	})
+}
+
+// TestInvalidatorPubSub: with the change log's polling out of the way, an
+// instance hears another's change over Redis pub/sub alone, on a single
+// server and on a cluster (where a message published on one node reaches
+// subscribers on every node).
+func TestInvalidatorPubSub(t *testing.T) { forEachRedis(t, testInvalidatorPubSub) }
+
+func testInvalidatorPubSub(t *testing.T, srv testredis.Instance) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &fakeLog{}
+	a := newInstancePolling(t, ctx, srv, log, "a", time.Hour)
+	b := newInstancePolling(t, ctx, srv, log, "b", time.Hour)
+	store(t, ctx, b.mem, "old")
+	// B subscribes in the background: a change announced before that is
+	// lost to pub/sub (the poll would bring it), so A keeps committing
+	// until B has heard one.
+	t0 := time.Now()
+	for {
+		a.inv.Committed(ctx, log.add("product:7"))
+		time.Sleep(50 * time.Millisecond)
+		if got, _ := read(ctx, b.mem); got == "" {
+			break
+		}
+		if time.Since(t0) > 5*time.Second {
+			t.Fatal("B's memory copy still served 5s after A's announcements")
+		}
+	}
+	if b.inv.Known() == 0 {
+		t.Error("B knows of no change, yet its copy went: not through pub/sub")
+	}
+	t.Logf("B heard of a change over pub/sub %v after A's first", time.Since(t0).Round(time.Millisecond))
 }

@@ -22,14 +22,15 @@ return 0`)
 // entry while the others wait for it: a stampede costs one origin load in
 // total instead of one per instance.
 type Lock struct {
-	client *redis.Client
+	client redis.UniversalClient
 	key    string
 	token  string
 }
 
 // TryLock takes the lock key for ttl. ok is false when someone else holds
-// it; err only when Redis failed.
-func TryLock(ctx context.Context, client *redis.Client, key string, ttl time.Duration) (l *Lock, ok bool, err error) {
+// it; err only when Redis failed. The lock is one key, so on a cluster it
+// lives on the node serving its slot, and every instance asks that node.
+func TryLock(ctx context.Context, client redis.UniversalClient, key string, ttl time.Duration) (l *Lock, ok bool, err error) {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	tok := hex.EncodeToString(b)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,16 +14,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis is a Cache over a Redis server. Every key is stored under Prefix so
-// that clearing the workshop's cache never touches anyone else's data, and
-// no command here blocks the server (no KEYS, no FLUSHALL).
+// Redis is a Cache over a Redis server or a Redis Cluster. Every key is
+// stored under Prefix so that clearing the workshop's cache never touches
+// anyone else's data, and no command here blocks the server (no KEYS, no
+// FLUSHALL). On a cluster, keys read together share a hash tag (see
+// cluster.go), so no command spans two slots.
 type Redis struct {
-	client *redis.Client
-	prefix string
-	ttl    time.Duration
-	label  string
-	guard  *Guard
-	gens   *redisGens
+	client  redis.UniversalClient
+	cluster bool
+	prefix  string
+	ttl     time.Duration
+	label   string
+	guard   *Guard
+	gens    *redisGens
 
 	hits, misses, errs, sets, deletes atomic.Uint64
 }
@@ -36,9 +40,9 @@ var (
 
 // RedisConfig configures NewRedis.
 type RedisConfig struct {
-	// Client is the connection pool; see NewRedisClient for the timeouts
-	// the workshop relies on.
-	Client *redis.Client
+	// Client is the connection pool, to one server or a cluster; see
+	// NewRedisClient for the timeouts the workshop relies on.
+	Client redis.UniversalClient
 	// Prefix namespaces every key. Default "cw:".
 	Prefix string
 	// DefaultTTL applies when Set is called with ttl <= 0. Default 5m.
@@ -64,8 +68,9 @@ func NewRedis(cfg RedisConfig) *Redis {
 	if cfg.Guard != nil {
 		cfg.Client.AddHook(cfg.Guard)
 	}
-	return &Redis{client: cfg.Client, prefix: cfg.Prefix, ttl: cfg.DefaultTTL, label: cfg.Label, guard: cfg.Guard,
-		gens: newRedisGens(cfg.Client, cfg.Prefix)}
+	_, cluster := cfg.Client.(*redis.ClusterClient)
+	return &Redis{client: cfg.Client, cluster: cluster, prefix: cfg.Prefix, ttl: cfg.DefaultTTL, label: cfg.Label,
+		guard: cfg.Guard, gens: newRedisGens(cfg.Client, cfg.Prefix)}
 }
 
 // Guard returns the breaker and fault switches, or nil.
@@ -73,7 +78,13 @@ func (r *Redis) Guard() *Guard { return r.guard }
 
 // NewRedisClient parses a redis:// URL and sets the short timeouts a cache
 // needs: a cache that waits seconds for a dead server is worse than none.
-func NewRedisClient(url string) (*redis.Client, error) {
+// A URL in go-redis's cluster form, redis://host1:port1?addr=host2:port2
+// (one addr per further node), gives a cluster client; any other a client
+// of one server.
+func NewRedisClient(url string) (redis.UniversalClient, error) {
+	if isCluster(url) {
+		return newClusterClient(url)
+	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -95,6 +106,40 @@ func NewRedisClient(url string) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
+// newClusterClient is NewRedisClient for a cluster URL: the same timeouts,
+// for every node.
+func newClusterClient(rawURL string) (*redis.ClusterClient, error) {
+	opt, err := redis.ParseClusterURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL (cluster): %w", err)
+	}
+	if u, _ := neturl.Parse(rawURL); u != nil && u.Path != "" && u.Path != "/" && u.Path != "/0" {
+		return nil, fmt.Errorf("REDIS_URL (cluster): a Redis Cluster has database 0 only, not %s", u.Path)
+	}
+	opt.DialTimeout = 250 * time.Millisecond
+	opt.ReadTimeout = 150 * time.Millisecond
+	opt.WriteTimeout = 150 * time.Millisecond
+	opt.PoolTimeout = 200 * time.Millisecond
+	opt.MaxRetries = -1
+	opt.DialerRetries = 1
+	opt.PoolSize = 32 // per node
+	opt.ContextTimeoutEnabled = false
+	// One redirection is what a MOVED or ASK reply (a slot that moved to
+	// another node) needs. go-redis also spends these tries on a node that
+	// does not answer, with a backoff between them: the default of three
+	// made each call to a dead cluster take about 100 ms. With one, and
+	// no backoff before it (-1), a refused call fails at once.
+	opt.MaxRedirects = 1
+	opt.MinRetryBackoff = -1
+	//
+	// go-redis can split a command whose keys span slots into one per
+	// slot. The workshop places its keys so that this is never needed
+	// (cluster.go); with the splitting off, a layout mistake is a
+	// CROSSSLOT error in the tests rather than hidden round trips.
+	opt.DisableRoutingPolicies = true
+	return redis.NewClusterClient(opt), nil
+}
+
 // Name implements Cache.
 func (r *Redis) Name() string { return "redis" }
 
@@ -105,7 +150,22 @@ func (r *Redis) Label() string { return r.label }
 func (r *Redis) Prefix() string { return r.prefix }
 
 // Client exposes the pool for features that need raw commands (stats, locks).
-func (r *Redis) Client() *redis.Client { return r.client }
+func (r *Redis) Client() redis.UniversalClient { return r.client }
+
+// Cluster reports whether the client is a Redis Cluster's.
+func (r *Redis) Cluster() bool { return r.cluster }
+
+// DB is the database number the keys live in: a cluster has only 0.
+func (r *Redis) DB() int {
+	if c, ok := r.client.(*redis.Client); ok {
+		return c.Options().DB
+	}
+	return 0
+}
+
+// GenPrefix is the prefix of every generation key (and of the applied
+// change id): <prefix>{gen}:, one hash slot.
+func (r *Redis) GenPrefix() string { return r.gens.prefix }
 
 func (r *Redis) fail(op string, err error) error {
 	r.errs.Add(1)
@@ -126,7 +186,8 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-// GetMulti implements Cache with one MGET.
+// GetMulti implements Cache with one MGET (on a cluster, one per hash slot
+// the keys are in: one for keys that share a tag).
 func (r *Redis) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -135,7 +196,7 @@ func (r *Redis) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 	for i, k := range keys {
 		full[i] = r.prefix + k
 	}
-	vals, err := r.client.MGet(ctx, full...).Result()
+	vals, err := r.mget(ctx, full)
 	if err != nil {
 		return nil, r.fail("MGET", err)
 	}
@@ -154,7 +215,9 @@ func (r *Redis) GetMulti(ctx context.Context, keys []string) ([][]byte, error) {
 
 // GetVersioned implements Cache with one MGET of the server's applied
 // change id, the generations and the entry, so a Redis hit is one round
-// trip. The generations are trusted only when the server has applied
+// trip. On a cluster the entry is in another slot than the generations:
+// two MGETs in one pipeline, one round trip to each node involved, in
+// parallel. The generations are trusted only when the server has applied
 // every change this instance knows of (ErrBehind otherwise). A generation
 // that does not exist yet is created (once per name and server), and the
 // read is then a miss.
@@ -165,7 +228,7 @@ func (r *Redis) GetVersioned(ctx context.Context, key string, gens []string, cur
 		keys[i+1] = r.gens.prefix + n
 	}
 	keys[len(gens)+1] = r.prefix + key
-	vals, err := r.client.MGet(ctx, keys...).Result()
+	vals, err := r.mget(ctx, keys)
 	if err != nil {
 		return nil, false, r.fail("MGET", err)
 	}
@@ -284,7 +347,7 @@ func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 	for i, k := range keys {
 		full[i] = r.prefix + k
 	}
-	n, err := r.client.Unlink(ctx, full...).Result()
+	n, err := r.unlink(ctx, full)
 	if err != nil {
 		return r.fail("UNLINK", err)
 	}
@@ -303,7 +366,8 @@ func (r *Redis) Clear(ctx context.Context) error {
 }
 
 // DeletePrefix removes every key starting with prefix by SCAN + UNLINK in batches, so a large
-// keyspace never blocks the server the way KEYS would.
+// keyspace never blocks the server the way KEYS would. On a cluster every
+// master is scanned, for SCAN walks one server's keys.
 func (r *Redis) DeletePrefix(ctx context.Context, prefix string) error {
 	return r.deletePrefix(ctx, prefix, "")
 }
@@ -312,49 +376,62 @@ func (r *Redis) DeletePrefix(ctx context.Context, prefix string) error {
 // full key prefix) when it is set.
 func (r *Redis) deletePrefix(ctx context.Context, prefix, keep string) error {
 	pattern := escapeGlob(r.prefix+prefix) + "*"
-	var cursor uint64
-	for {
-		keys, next, err := r.client.Scan(ctx, cursor, pattern, 500).Result()
-		if err != nil {
-			return r.fail("SCAN", err)
-		}
-		if keep != "" {
-			keys = slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, keep) })
-		}
-		if len(keys) > 0 {
-			n, err := r.client.Unlink(ctx, keys...).Result()
+	err := r.eachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, pattern, 500).Result()
 			if err != nil {
-				return r.fail("UNLINK", err)
+				return fmt.Errorf("SCAN on %s: %w", node.Options().Addr, err)
 			}
-			r.deletes.Add(uint64(n))
+			if keep != "" {
+				keys = slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, keep) })
+			}
+			if len(keys) > 0 {
+				n, err := r.unlink(ctx, keys)
+				if err != nil {
+					return fmt.Errorf("UNLINK: %w", err)
+				}
+				r.deletes.Add(uint64(n))
+			}
+			if next == 0 {
+				return nil
+			}
+			cursor = next
 		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
+	})
+	if err != nil {
+		return r.fail("SCAN", err)
 	}
+	return nil
 }
 
-// CountKeys counts the keys under the prefix with SCAN.
+// CountKeys counts the keys under the prefix with SCAN, on every master of
+// a cluster.
 func (r *Redis) CountKeys(ctx context.Context) (int, error) {
-	var cursor uint64
-	n := 0
-	for {
-		keys, next, err := r.client.Scan(ctx, cursor, escapeGlob(r.prefix)+"*", 1000).Result()
-		if err != nil {
-			return n, r.fail("SCAN", err)
+	var n atomic.Int64
+	err := r.eachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := node.Scan(ctx, cursor, escapeGlob(r.prefix)+"*", 1000).Result()
+			if err != nil {
+				return fmt.Errorf("SCAN on %s: %w", node.Options().Addr, err)
+			}
+			n.Add(int64(len(keys)))
+			if next == 0 {
+				return nil
+			}
+			cursor = next
 		}
-		n += len(keys)
-		if next == 0 {
-			return n, nil
-		}
-		cursor = next
+	})
+	if err != nil {
+		return int(n.Load()), r.fail("SCAN", err)
 	}
+	return int(n.Load()), nil
 }
 
-// Ping checks the server answers.
+// Ping checks the server answers (every master, on a cluster).
 func (r *Redis) Ping(ctx context.Context) error {
-	if err := r.client.Ping(ctx).Err(); err != nil {
+	if err := Ping(ctx, r.client); err != nil {
 		return r.fail("PING", err)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 )
 
 // modes is every cache mode, in the order the switch shows them.
-var modes = []string{"none", "memory", "redis"}
+var modes = []string{"none", "memory", "redis", "tiered"}
 
 // cachedOutcomes are the outcomes a page may show in a mode when the test
 // does not control whether it was loaded before.

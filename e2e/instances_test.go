@@ -614,7 +614,7 @@ func tiRead(in *instance, p *tiProduct, kind int, mode string) (tiObs, error) {
 		o.name = mn[1]
 	case 1:
 		row := regexp.MustCompile(`<td class="num">` + id + `</td><td><a href="/products/` + id +
-			`">([^<]*)</a></td><td>[^<]*</td><td class="num">[^<]*</td><td class="num">[^<]*</td><td class="num">(\d+)</td>`)
+			`">([^<]*)</a></td><td><a href="/categories/[a-z0-9-]+">[^<]*</a></td><td class="num">[^<]*</td><td class="num">[^<]*</td><td class="num">(\d+)</td>`)
 		m := row.FindStringSubmatch(r.Body)
 		if m == nil {
 			return o, fmt.Errorf("%s %s: no row for product %s", in.name, u, id)

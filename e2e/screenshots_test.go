@@ -56,6 +56,8 @@ func TestScreenshots(t *testing.T) {
 			tb.traceRows()
 		}, ""},
 		{"edit", "/products/42/edit", nil, ""},
+		{"category", "/categories/home-kitchen?cache=memory", nil, ""},
+		{"product-new", "/products/new", nil, ""},
 		{"fibonacci", "/benchmark", func(t *testing.T, tb *tab) { tb.ensureChart("/benchmark", 60*time.Second) }, "main canvas"},
 		{"weather", "/weather?cache=memory", driveWeather, "main form"},
 		{"compare", "/products/compare?cache=memory", func(t *testing.T, tb *tab) { runCompare(t, tb) }, "#browser-run"},

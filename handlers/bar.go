@@ -26,7 +26,7 @@ func (s *Server) bar(w http.ResponseWriter, r *http.Request) page.Slot {
 		if f, ok := takeFlash(w, r); ok {
 			b = appendFlash(b, f)
 		}
-		return appendBar(b, sv, sum, st, time.Now())
+		return appendInstance(appendBar(b, sv, sum, st, time.Now()), s.cfg.Instance)
 	}
 }
 

@@ -148,8 +148,8 @@ func (s *Server) invalidate(ctx context.Context, change models.Change) []string 
 			log = append(log, fmt.Sprintf("%s: could not apply change %d to %s yet (%s). It is recorded in the database, every instance relays it as soon as Redis answers, and until then Redis-mode pages are served from the database.",
 				label, change.ID, strings.Join(res.Names, ", "), clip(res.Err.Error(), 160)))
 		} else {
-			log = append(log, fmt.Sprintf("%s: generations %s raised to change %d, so every cached copy of this product, its category's detail pages and every list page is now stale: the next read of any of them is a MISS.",
-				label, strings.Join(res.Names, ", "), change.ID))
+			log = append(log, fmt.Sprintf("%s: generations %s raised to change %d, so every cached copy of %s is now stale, with no key deleted: the next read of any of them is a MISS.",
+				label, strings.Join(res.Names, ", "), change.ID, describeGens(res.Names)))
 		}
 	}
 	return log

@@ -46,9 +46,9 @@ func frags(st string) map[string]string {
 		if l.name != "frag" {
 			continue
 		}
-		p := strings.SplitN(l.key, ":", 4) // frag, name, digest, key
+		p := strings.SplitN(l.key, ":", 4) // frag, {name}, digest, key
 		if len(p) == 4 {
-			out[p[1]+":"+p[3]] = l.outcome
+			out[strings.Trim(p[1], "{}")+":"+p[3]] = l.outcome
 		}
 	}
 	return out
@@ -240,7 +240,7 @@ func TestNoRequestDataInCache(t *testing.T) {
 	}
 	checked := 0
 	for _, k := range keys {
-		if strings.HasPrefix(k, a.Redis.Prefix()+"gen:") {
+		if strings.HasPrefix(k, a.Redis.GenPrefix()) {
 			continue
 		}
 		v, err := a.RedisServer.Client().Get(ctx, k).Bytes()

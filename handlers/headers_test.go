@@ -27,7 +27,7 @@ func TestHitHeaders(t *testing.T) {
 			}
 			slices.Sort(got)
 			want := []string{"Cache-Control", "Content-Length", "Content-Security-Policy", "Content-Type",
-				"Server-Timing", "X-Cache", "X-Cache-Mode", "X-Content-Type-Options"}
+				"Server-Timing", "X-Cache", "X-Cache-Mode", "X-Content-Type-Options", "X-Instance"}
 			if !slices.Equal(got, want) {
 				t.Errorf("GET %s (%s): got headers %v, want %v (plus Date, ETag, Last-Modified)", path, mode, got, want)
 			}

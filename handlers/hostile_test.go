@@ -53,6 +53,17 @@ func hostileCases() []hostileCase {
 	edit := func(name string, changes map[string]string, status int) hostileCase {
 		return hostileCase{name: "edit " + name, method: http.MethodPost, path: "/products/1/edit", form: hostileForm(changes), status: status}
 	}
+	// A new product's form is the edit form without the version.
+	create := func(name string, changes map[string]string, status int) hostileCase {
+		f := hostileForm(changes)
+		f.Del("version")
+		return hostileCase{name: "create " + name, method: http.MethodPost, path: "/products/new", form: f, status: status}
+	}
+	del := func(name, path string, form url.Values, status int) hostileCase {
+		return hostileCase{name: "delete " + name, method: http.MethodPost, path: path, form: form, status: status}
+	}
+	createForm := hostileForm(nil)
+	createForm.Del("version")
 	huge := strings.Repeat("9", 5000)
 	bigForm := hostileForm(map[string]string{"description": strings.Repeat("x", 70<<10)})
 	var mp bytes.Buffer
@@ -61,6 +72,17 @@ func hostileCases() []hostileCase {
 		_ = mw.WriteField(k, vs[0])
 	}
 	_ = mw.Close()
+	// A multipart form that carries a file, which no form of the
+	// workshop accepts.
+	var fileBody bytes.Buffer
+	fileForm := multipart.NewWriter(&fileBody)
+	for k, vs := range hostileForm(nil) {
+		_ = fileForm.WriteField(k, vs[0])
+	}
+	if fw, err := fileForm.CreateFormFile("image", "lamp.png"); err == nil {
+		_, _ = fw.Write([]byte("\x89PNG"))
+	}
+	_ = fileForm.Close()
 	cases := []hostileCase{
 		// Pagination: out of range, overflowing, not numbers, repeated.
 		get("/products?page=0", 400),
@@ -236,22 +258,123 @@ func hostileCases() []hostileCase {
 		edit("name with a byte-order mark", map[string]string{"name": "\ufeffName"}, 422),
 		// Weather keys are bounded: an unknown city is a 404, never a key.
 		get("/api/weather?city=Atlantis", 404),
+		// The new-product form: the edit form's rules, without a version.
+		get("/products/new?cache=bogus", 400),
+		get("/products/new?cache=memory&cache=redis", 400),
+		create("price not a number", map[string]string{"price": "abc"}, 422),
+		create("negative price", map[string]string{"price": "-1"}, 422),
+		create("overflowing price", map[string]string{"price": "99999999999999999999"}, 422),
+		create("price with exponent", map[string]string{"price": "1e5"}, 422),
+		create("price NaN", map[string]string{"price": "NaN"}, 422),
+		create("price empty", map[string]string{"price": ""}, 422),
+		create("missing price", map[string]string{"price": "\x00delete"}, 422),
+		create("negative stock", map[string]string{"stock": "-1"}, 422),
+		create("overflowing stock", map[string]string{"stock": "9223372036854775808"}, 422),
+		create("stock with sign", map[string]string{"stock": "+5"}, 422),
+		create("missing stock", map[string]string{"stock": "\x00delete"}, 422),
+		create("empty name", map[string]string{"name": ""}, 422),
+		create("missing name", map[string]string{"name": "\x00delete"}, 422),
+		create("name of 201 characters", map[string]string{"name": strings.Repeat("é", 201)}, 422),
+		create("name with NUL", map[string]string{"name": "bad\x00name"}, 422),
+		create("name with raw invalid UTF-8", map[string]string{"name": "bad\xff\xfename"}, 422),
+		create("name with markup and NUL", map[string]string{"name": hostilePayload + "\x00"}, 422),
+		create("name with a right-to-left override", map[string]string{"name": "abc\u202edcba"}, 422),
+		create("description of 5001 characters", map[string]string{"description": strings.Repeat("d", 5001)}, 422),
+		create("description with a zero-width space", map[string]string{"description": "a\u200bb"}, 422),
+		create("unknown category", map[string]string{"category": "Weapons"}, 422),
+		create("missing category", map[string]string{"category": "\x00delete"}, 422),
+		create("markup category", map[string]string{"category": hostilePayload}, 422),
+		create("category by slug", map[string]string{"category": "books"}, 422),
+		{name: "create with conflicting names", method: http.MethodPost, path: "/products/new", ctype: "application/x-www-form-urlencoded",
+			body: createForm.Encode() + "&name=Other+name", status: 400},
+		{name: "create with conflicting categories", method: http.MethodPost, path: "/products/new", ctype: "application/x-www-form-urlencoded",
+			body: createForm.Encode() + "&category=Toys", status: 400},
+		{name: "create as JSON", method: http.MethodPost, path: "/products/new", ctype: "application/json",
+			body: `{"name":"x","price":"1","stock":"1","category":"Books"}`, status: 415},
+		{name: "create without content type", method: http.MethodPost, path: "/products/new", ctype: "-", body: createForm.Encode(), status: 415},
+		{name: "create with bad percent-encoding", method: http.MethodPost, path: "/products/new", ctype: "application/x-www-form-urlencoded", body: "name=%zz", status: 400},
+		{name: "create over 64 KiB", method: http.MethodPost, path: "/products/new", form: bigForm, status: 413},
+		{name: "create multipart over 64 KiB", method: http.MethodPost, path: "/products/new", ctype: mw.FormDataContentType(), body: mp.String(), status: 413},
+		{name: "create multipart with a file", method: http.MethodPost, path: "/products/new", ctype: fileForm.FormDataContentType(), body: fileBody.String(), status: 400},
+		{name: "cross-site create", method: http.MethodPost, path: "/products/new", form: createForm, header: []string{"Sec-Fetch-Site", "cross-site"}, status: 403},
+		{name: "create from a foreign origin", method: http.MethodPost, path: "/products/new", form: createForm, header: []string{"Origin", "http://evil.example"}, status: 403},
+		{name: "PUT /products/new", method: http.MethodPut, path: "/products/new", form: createForm, status: 405},
+		// Deleting: the version the edit page was opened at, strictly.
+		del("without a version", "/products/1/delete", url.Values{}, 400),
+		del("with an empty version", "/products/1/delete", url.Values{"version": {""}}, 400),
+		del("version zero", "/products/1/delete", url.Values{"version": {"0"}}, 400),
+		del("negative version", "/products/1/delete", url.Values{"version": {"-1"}}, 400),
+		del("version with sign", "/products/1/delete", url.Values{"version": {"+1"}}, 400),
+		del("version with a space", "/products/1/delete", url.Values{"version": {" 1"}}, 400),
+		del("version not a number", "/products/1/delete", url.Values{"version": {"abc"}}, 400),
+		del("version with exponent", "/products/1/delete", url.Values{"version": {"1e0"}}, 400),
+		del("overflowing version", "/products/1/delete", url.Values{"version": {"99999999999999999999"}}, 400),
+		del("markup version", "/products/1/delete", url.Values{"version": {hostilePayload}}, 400),
+		del("stale version", "/products/1/delete", url.Values{"version": {"7"}}, 409),
+		del("of a missing product", "/products/1001/delete", url.Values{"version": {"1"}}, 404),
+		del("of id 0", "/products/0/delete", url.Values{"version": {"1"}}, 400),
+		del("of id abc", "/products/abc/delete", url.Values{"version": {"1"}}, 400),
+		del("of an overflowing id", "/products/99999999999999999999/delete", url.Values{"version": {"1"}}, 400),
+		del("of a markup id", "/products/"+url.PathEscape(hostilePayload)+"/delete", url.Values{"version": {"1"}}, 400),
+		{name: "delete with conflicting versions", method: http.MethodPost, path: "/products/1/delete", ctype: "application/x-www-form-urlencoded",
+			body: "version=1&version=2", status: 400},
+		{name: "delete as JSON", method: http.MethodPost, path: "/products/1/delete", ctype: "application/json", body: `{"version":"1"}`, status: 415},
+		{name: "delete over 64 KiB", method: http.MethodPost, path: "/products/1/delete", form: url.Values{"version": {"1"}, "pad": {strings.Repeat("p", 65<<10)}}, status: 413},
+		{name: "cross-site delete", method: http.MethodPost, path: "/products/1/delete", form: url.Values{"version": {"1"}}, header: []string{"Sec-Fetch-Site", "cross-site"}, status: 403},
+		{name: "delete from a foreign origin", method: http.MethodPost, path: "/products/1/delete", form: url.Values{"version": {"1"}}, header: []string{"Origin", "http://evil.example"}, status: 403},
+		{name: "GET /products/1/delete", method: http.MethodGet, path: "/products/1/delete", status: 405},
+		{name: "DELETE /products/1/delete", method: http.MethodDelete, path: "/products/1/delete", status: 405},
+		// Category pages: only the listed slugs, and the list's pagination.
+		get("/categories/nowhere", 404),
+		get("/categories/Books", 404),
+		get("/categories/BOOKS", 404),
+		get("/categories/books%20", 404),
+		get("/categories/books-", 404),
+		get("/categories/home%20&%20kitchen", 404),
+		get("/categories/home%26kitchen", 404),
+		get("/categories/%ff", 404),
+		get("/categories/%00", 404),
+		get("/categories/books%2Fx", 404),
+		get("/categories/"+url.PathEscape(hostilePayload), 404),
+		get("/categories/"+huge, 404),
+		get("/categories/", 404),
+		get("/categories", 404),
+		get("/categories/books?page=0", 400),
+		get("/categories/books?page=-1", 400),
+		get("/categories/books?page=abc", 400),
+		get("/categories/books?page=1.5", 400),
+		get("/categories/books?page=%2B1", 400),
+		get("/categories/books?page=", 400),
+		get("/categories/books?page=%ff", 400),
+		get("/categories/books?page=1&page=2", 400),
+		get("/categories/books?page=1000000", 400),
+		get("/categories/books?page=99999999999999999999", 400),
+		get("/categories/books?page="+huge, 400),
+		get("/categories/books?page=2;per_page=5", 400),
+		get("/categories/books?per_page=0", 400),
+		get("/categories/books?per_page=101", 400),
+		get("/categories/books?cache=bogus", 400),
+		{name: "POST /categories/books", method: http.MethodPost, path: "/categories/books", form: createForm, status: 405},
 	}
 	return cases
 }
 
-// hostileSnapshot fingerprints every row that an edit could change.
+// hostileSnapshot fingerprints every row that an edit, a create or a
+// delete could change, and the outbox of changes: a refused write must
+// record no invalidation either.
 func hostileSnapshot(a *testapp.App) string {
 	a.T.Helper()
 	var r struct {
 		N        int64
+		IDs      int64
 		Versions int64
 		Names    int64
 		Updated  string
+		Changes  int64
 	}
-	err := a.Store.DB().Raw(`SELECT COUNT(*) AS n, SUM(version) AS versions,
+	err := a.Store.DB().Raw(`SELECT COUNT(*) AS n, SUM(id) AS ids, SUM(version) AS versions,
 		SUM(LENGTH(name) + LENGTH(description) + LENGTH(category) + price + stock) AS names,
-		MAX(updated_at) AS updated FROM products`).Scan(&r).Error
+		MAX(updated_at) AS updated, (SELECT COUNT(*) FROM invalidations) AS changes FROM products`).Scan(&r).Error
 	if err != nil {
 		a.T.Fatal(err)
 	}

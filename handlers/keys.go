@@ -79,7 +79,7 @@ func explainKey(key string) []KeyPart {
 	case len(parts) >= 4 && parts[0] == "frag":
 		return []KeyPart{
 			{"kind", "fragment", "part of a page, cached separately (Russian-doll caching)"},
-			{"fragment", parts[1], "which sub-template"},
+			{"fragment", parts[1], "which sub-template; the braces are a Redis Cluster hash tag: only the name picks the key's slot, so every fragment of this kind is on one node and a list's rows are one MGET"},
 			{"digest", parts[2], "digest of this fragment's own template source"},
 			{"key", strings.Join(parts[3:], ":"), "the caller's key: for a product, its id and version, so an edit makes a new key"},
 		}

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -29,9 +28,13 @@ const (
 func (s *Server) catalogueRoutes(r chi.Router) {
 	r.Get("/", s.handle(s.serveHome))
 	r.Get("/products", s.handle(s.serveList))
+	r.Get("/products/new", s.handle(s.serveNewForm))
+	r.With(s.editGuard).Post("/products/new", s.handle(s.serveCreate))
 	r.Get("/products/{id}", s.handle(s.serveDetail))
 	r.Get("/products/{id}/edit", s.handle(s.serveEditForm))
 	r.With(s.editGuard).Post("/products/{id}/edit", s.handle(s.serveEdit))
+	r.With(s.editGuard).Post("/products/{id}/delete", s.handle(s.serveDelete))
+	r.Get("/categories/{slug}", s.handle(s.serveCategory))
 	r.With(s.requireAdmin).Post("/reset", s.handle(s.serveReset))
 	r.Get("/api/products", s.handle(s.serveAPIList))
 	r.Get("/api/products/{id}", s.handle(s.serveAPIProduct))
@@ -39,7 +42,8 @@ func (s *Server) catalogueRoutes(r chi.Router) {
 	r.Get("/api/cache-key", s.handle(s.serveCacheKey))
 }
 
-// editGuard is requireAdmin when EDIT_REQUIRES_ADMIN is set.
+// editGuard is requireAdmin when EDIT_REQUIRES_ADMIN is set: it guards
+// every write to the catalogue (create, edit, delete).
 func (s *Server) editGuard(next http.Handler) http.Handler {
 	if s.cfg.EditRequiresAdmin {
 		return s.requireAdmin(next)
@@ -48,8 +52,9 @@ func (s *Server) editGuard(next http.Handler) http.Handler {
 }
 
 // Generation names. Every list page shares one generation (any edit can
-// change any list page's content); each product and each category has its
-// own, so an edit invalidates exactly the detail pages it can change.
+// change any list page's content, and a create or a delete shifts every
+// page after it); each product and each category has its own, so a change
+// invalidates exactly the detail and category pages it can change.
 const genList = "list"
 
 // listGens is every list's generations: shared, never modified.
@@ -57,20 +62,36 @@ var listGens = []string{genList}
 
 func genProduct(id int64) string { return "product:" + strconv.FormatInt(id, 10) }
 
-func genCategory(c string) string {
-	var b strings.Builder
-	b.WriteString("category:")
-	dash := false
-	for _, r := range strings.ToLower(c) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-			dash = false
-		} else if !dash {
-			b.WriteByte('-')
-			dash = true
-		}
+// genCategory is a category's generation, named by its slug: the one its
+// category pages depend on.
+func genCategory(c string) string { return "category:" + models.CategorySlug(c) }
+
+// categoryURLs are the category pages' paths, by category name, made once:
+// every list row links to one.
+var categoryURLs = func() map[string]string {
+	m := make(map[string]string, len(models.Categories))
+	for _, c := range models.Categories {
+		m[c] = "/categories/" + models.CategorySlug(c)
 	}
-	return b.String()
+	return m
+}()
+
+// categoryLink is one category in a page's category links.
+type categoryLink struct {
+	Name, URL string
+	Current   bool
+}
+
+// allCategoryLinks are the list page's category links, made once.
+var allCategoryLinks = categoryLinks("")
+
+// categoryLinks are links to every category page; current is marked.
+func categoryLinks(current string) []categoryLink {
+	out := make([]categoryLink, len(models.Categories))
+	for i, c := range models.Categories {
+		out[i] = categoryLink{Name: c, URL: categoryURLs[c], Current: c == current}
+	}
+	return out
 }
 
 // pagination reads ?page and ?per_page. The defaults are left out of the
@@ -96,16 +117,16 @@ func pagination(r *http.Request) (pageNo, perPage int, params []string, err erro
 // price formatted once here rather than by a function call per row in the
 // template: an uncached list page renders twenty rows.
 type productRow struct {
-	ID             int64
-	Name, Category string
-	Price          string
-	Stock, Version int64
-	Key            string // the fragment's key: id and version
+	ID                          int64
+	Name, Category, CategoryURL string
+	Price                       string
+	Stock, Version              int64
+	Key                         string // the fragment's key: id and version
 }
 
 func rowOf(p models.Product) productRow {
-	return productRow{ID: p.ID, Name: p.Name, Category: p.Category, Price: models.FormatMoney(p.Price),
-		Stock: p.Stock, Version: p.Version, Key: p.CacheKey()}
+	return productRow{ID: p.ID, Name: p.Name, Category: p.Category, CategoryURL: categoryURLs[p.Category],
+		Price: models.FormatMoney(p.Price), Stock: p.Stock, Version: p.Version, Key: p.CacheKey()}
 }
 
 // CacheKey implements fragment.Keyed.
@@ -127,6 +148,8 @@ type listData struct {
 	Pager    []pagerLink
 	PrevURL  string
 	NextURL  string
+	// Categories link to every category page.
+	Categories []categoryLink
 }
 
 func (d *listData) useRender(fr *fragment.Render) { d.Req = fr }
@@ -146,23 +169,17 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) error {
 	}
 	req := page.NewRequest("list", "/products", modeOf(r), params...)
 	return s.serveCached(w, r, s.listSpec(req, pageNo, perPage, false, func(ctx context.Context, total int64, last int, ps []models.Product) (*page.Entry, error) {
-		d := &listData{Total: total, Page: pageNo, PerPage: perPage, LastPage: last, Products: make([]productRow, len(ps))}
-		h := fnv.New64a()
-		for i, p := range ps {
-			d.Products[i] = rowOf(p)
-			h.Write([]byte(d.Products[i].Key))
-			h.Write([]byte{','})
-		}
-		d.TableKey = "p=" + strconv.Itoa(pageNo) + ":pp=" + strconv.Itoa(perPage) + ":" + strconv.FormatUint(h.Sum64(), 36)
+		d := &listData{Total: total, Page: pageNo, PerPage: perPage, LastPage: last, Categories: allCategoryLinks}
+		d.Products, d.TableKey = tableRows("p="+strconv.Itoa(pageNo)+":pp="+strconv.Itoa(perPage), ps)
 		if len(ps) > 0 {
 			d.First, d.Last = ps[0].ID, ps[len(ps)-1].ID
 		}
-		d.Pager = pager(pageNo, last, perPage)
+		d.Pager = pager("/products", pageNo, last, perPage)
 		if pageNo > 1 {
-			d.PrevURL = listURL(pageNo-1, perPage)
+			d.PrevURL = pageURL("/products", pageNo-1, perPage)
 		}
 		if pageNo < last {
-			d.NextURL = listURL(pageNo+1, perPage)
+			d.NextURL = pageURL("/products", pageNo+1, perPage)
 		}
 		return s.renderPage(ctx, req, fmt.Sprintf("Products, page %d of %d", pageNo, last), "products", d)
 	}))
@@ -199,8 +216,25 @@ func (s *Server) listSpec(req page.Request, pageNo, perPage int, updated bool,
 	}
 }
 
-func listURL(pageNo, perPage int) string {
-	u := "/products?page=" + strconv.Itoa(pageNo)
+// tableRows makes the rows of a product table and the table fragment's
+// key: prefix, then a digest of the ids and versions it shows, so a change
+// makes a new key for exactly the tables that show the changed product (or
+// that a create or delete shifted). The same rows make the same markup on
+// any page, so the key needs nothing else.
+func tableRows(prefix string, ps []models.Product) ([]productRow, string) {
+	rows := make([]productRow, len(ps))
+	h := fnv.New64a()
+	for i, p := range ps {
+		rows[i] = rowOf(p)
+		h.Write([]byte(rows[i].Key))
+		h.Write([]byte{','})
+	}
+	return rows, prefix + ":" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// pageURL is page pageNo of a paginated page at path.
+func pageURL(path string, pageNo, perPage int) string {
+	u := path + "?page=" + strconv.Itoa(pageNo)
 	if perPage != defaultPerPage {
 		u += "&per_page=" + strconv.Itoa(perPage)
 	}
@@ -209,14 +243,14 @@ func listURL(pageNo, perPage int) string {
 
 // pager lists the first and last pages and a window around the current
 // one, marking the gaps between.
-func pager(pageNo, last, perPage int) []pagerLink {
+func pager(path string, pageNo, last, perPage int) []pagerLink {
 	var out []pagerLink
 	prev := 0
 	for n := 1; n <= last; n++ {
 		if n != 1 && n != last && (n < pageNo-2 || n > pageNo+2) {
 			continue
 		}
-		out = append(out, pagerLink{N: n, URL: listURL(n, perPage), Current: n == pageNo, Gap: prev != 0 && n != prev+1})
+		out = append(out, pagerLink{N: n, URL: pageURL(path, n, perPage), Current: n == pageNo, Gap: prev != 0 && n != prev+1})
 		prev = n
 	}
 	return out
@@ -225,6 +259,7 @@ func pager(pageNo, last, perPage int) []pagerLink {
 type detailData struct {
 	Req         *fragment.Render
 	CardKey     string
+	CategoryURL string
 	Updated     string
 	UpdatedText string
 	AboveText   string
@@ -257,7 +292,7 @@ func (s *Server) serveDetail(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	spec, err := s.productSpec(r.Context(), req, id, func(ctx context.Context, p models.Product, st models.PriceStats) (*page.Entry, error) {
-		d := &detailData{CardKey: p.CacheKey(),
+		d := &detailData{CardKey: p.CacheKey(), CategoryURL: categoryURLs[p.Category],
 			Updated: p.UpdatedAt.UTC().Format(time.RFC3339), UpdatedText: p.UpdatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
 			Stats2: fragment.LoaderFunc(s.loadCatalogueStats),
 			P:      p, Price: models.FormatMoney(p.Price), Stats: st,

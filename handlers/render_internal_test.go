@@ -22,7 +22,7 @@ func TestPager(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got []string
-		for _, l := range pager(tt.page, tt.last, tt.perPage) {
+		for _, l := range pager("/products", tt.page, tt.last, tt.perPage) {
 			s := fmt.Sprint(l.N)
 			if l.Gap {
 				s = "…" + s
@@ -31,7 +31,7 @@ func TestPager(t *testing.T) {
 				s += "*"
 			}
 			got = append(got, s)
-			if want := listURL(l.N, tt.perPage); l.URL != want {
+			if want := pageURL("/products", l.N, tt.perPage); l.URL != want {
 				t.Errorf("pager(%d, %d): link %d: got URL %q, want %q", tt.page, tt.last, l.N, l.URL, want)
 			}
 		}
@@ -39,8 +39,11 @@ func TestPager(t *testing.T) {
 			t.Errorf("pager(%d, %d, %d): got %s, want %s", tt.page, tt.last, tt.perPage, g, tt.want)
 		}
 	}
-	if got, want := pager(1, 2, 50)[1].URL, "/products?page=2&per_page=50"; got != want {
+	if got, want := pager("/products", 1, 2, 50)[1].URL, "/products?page=2&per_page=50"; got != want {
 		t.Errorf("pager with per_page: got %q, want %q", got, want)
+	}
+	if got, want := pager("/categories/books", 1, 2, 20)[1].URL, "/categories/books?page=2"; got != want {
+		t.Errorf("pager of a category: got %q, want %q", got, want)
 	}
 }
 

@@ -66,6 +66,8 @@ type Config struct {
 	// (ALLOWED_HOSTS), besides localhost and any IP address.
 	Addr         string
 	AllowedHosts []string
+	// Instance names this process in X-Instance and the request bar.
+	Instance string
 	// Lessons register their routes on the server's router.
 	Lessons []Lesson
 }
@@ -83,6 +85,15 @@ type Observer interface {
 	Observe(next http.Handler) http.Handler
 }
 
+// Runner is a lesson with background work (announcing this instance,
+// listening on a channel): the app runs it until shutdown.
+type Runner interface {
+	Run(ctx context.Context)
+}
+
+// Lessons are the lessons the server was built with.
+func (s *Server) Lessons() []Lesson { return s.cfg.Lessons }
+
 // Server serves the workshop. It is built once by NewServer.
 type Server struct {
 	cfg      Config
@@ -96,6 +107,10 @@ type Server struct {
 	hosts    *hostNames
 	kit      *Kit
 	handler  http.Handler
+	// tiered is the tiered mode's cache: Memory in front of Redis.
+	tiered *cache.Tiered
+	// counts are this instance's responses per mode (see instance.go).
+	counts []modeCounters
 	// categories maps product id to category, for detail-page keys.
 	categories sync.Map
 }
@@ -117,7 +132,11 @@ func NewServer(cfg Config) (*Server, error) {
 		tfs, sfs = os.DirFS(cfg.TemplateDir), os.DirFS(cfg.StaticDir)
 	}
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, assets: newAssets(sfs, cfg.Dev),
-		failures: &cache.FailureLog{Log: cfg.Logger}, hosts: newHostNames(cfg.Addr, cfg.AllowedHosts)}
+		failures: &cache.FailureLog{Log: cfg.Logger}, hosts: newHostNames(cfg.Addr, cfg.AllowedHosts),
+		counts: make([]modeCounters, len(cache.Modes))}
+	if cfg.Memory != nil && cfg.Redis != nil {
+		s.tiered = &cache.Tiered{Front: cfg.Memory, Back: cfg.Redis}
+	}
 	funcs := fragment.Funcs()
 	funcs["money"] = models.FormatMoney
 	funcs["static"] = s.assets.URL
@@ -148,6 +167,10 @@ func (s *Server) backend(m cache.Mode) cache.Cache {
 		return s.cfg.Memory
 	case cache.ModeRedis:
 		return s.cfg.Redis
+	case cache.ModeTiered:
+		if s.tiered != nil {
+			return s.tiered
+		}
 	}
 	return nil
 }
@@ -171,14 +194,14 @@ func (s *Server) label(m cache.Mode) string {
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	// HEAD is answered by the GET handlers (page.Write sends no body).
-	r.Use(s.recoverer, securityHeaders, middleware.GetHead)
+	r.Use(s.recoverer, securityHeaders, s.instanceHeader, middleware.GetHead)
 	r.Method(http.MethodGet, "/static/*", s.assets)
 	r.Method(http.MethodHead, "/static/*", s.assets)
 	r.Get("/favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode)
+		r.Use(s.withMode, s.countResponses)
 		for _, l := range s.cfg.Lessons {
 			if o, ok := l.(Observer); ok {
 				r.Use(o.Observe)

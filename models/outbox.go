@@ -119,10 +119,12 @@ func (s *Store) Update(ctx context.Context, id int64, c Changes, gens func(befor
 }
 
 // Reset replaces the catalogue with the one reseed writes, inside one
-// transaction with its outbox entry. Every product's version is raised
-// above every version the catalogue had before, so no key or ETag built
-// from "id:vN" before the reset can match a product after it. gens names
-// the generations to advance, given the highest product id there was.
+// transaction with its outbox entry: products created since the seed are
+// gone, deleted ones are back. Every version the catalogue had, deleted
+// products' included, is retired first, and reseed (seed.Seed) writes its
+// products above the retired versions, so no key or ETag built from
+// "id:vN" before the reset can match a product after it. gens names the
+// generations to advance, given the highest product id there was.
 func (s *Store) Reset(ctx context.Context, reseed func(tx *gorm.DB) error, gens func(maxID int64) []string) (Change, error) {
 	var change Change
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -131,13 +133,16 @@ func (s *Store) Reset(ctx context.Context, reseed func(tx *gorm.DB) error, gens 
 			Scan(&top).Error; err != nil {
 			return err
 		}
+		if err := raiseMeta(tx, metaRetiredVersion, top.MaxVersion); err != nil {
+			return err
+		}
+		if err := raiseMeta(tx, metaHighID, top.MaxID); err != nil {
+			return err
+		}
 		if err := tx.Exec(`DELETE FROM products`).Error; err != nil {
 			return err
 		}
 		if err := reseed(tx); err != nil {
-			return err
-		}
-		if err := tx.Exec(`UPDATE products SET version = version + ?`, top.MaxVersion).Error; err != nil {
 			return err
 		}
 		var err error

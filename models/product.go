@@ -163,9 +163,35 @@ type Changes struct {
 	BaseVersion int64
 }
 
-// Validate checks every field and returns the cleaned changes, or an *Error
-// with code EUNPROC and one message per bad field.
+// Validate checks every field of an edit and returns the cleaned changes,
+// or an *Error: EINVALID when the form lacks the version it was opened at,
+// EUNPROC with one message per bad field otherwise.
 func (in ProductInput) Validate() (Changes, error) {
+	c, fields := in.check()
+	v, err := strconv.ParseInt(strings.TrimSpace(in.Version), 10, 64)
+	if err != nil || v < 1 {
+		return c, Errorf(EINVALID, "The form is missing the version it was opened at; reload the edit page.")
+	}
+	c.BaseVersion = v
+	if len(fields) > 0 {
+		return c, &Error{Code: EUNPROC, Message: "Please correct the highlighted fields.", Fields: fields}
+	}
+	return c, nil
+}
+
+// ValidateNew checks a new product's fields by the same rules as an edit's;
+// a new product has no version to start from, so Version is ignored.
+func (in ProductInput) ValidateNew() (Changes, error) {
+	c, fields := in.check()
+	if len(fields) > 0 {
+		return c, &Error{Code: EUNPROC, Message: "Please correct the highlighted fields.", Fields: fields}
+	}
+	return c, nil
+}
+
+// check cleans every field but the version, with one message per bad
+// field.
+func (in ProductInput) check() (Changes, map[string]string) {
 	var c Changes
 	fields := map[string]string{}
 
@@ -215,16 +241,7 @@ func (in ProductInput) Validate() (Changes, error) {
 		c.Stock = s
 	}
 
-	v, err := strconv.ParseInt(strings.TrimSpace(in.Version), 10, 64)
-	if err != nil || v < 1 {
-		return c, Errorf(EINVALID, "The form is missing the version it was opened at; reload the edit page.")
-	}
-	c.BaseVersion = v
-
-	if len(fields) > 0 {
-		return c, &Error{Code: EUNPROC, Message: "Please correct the highlighted fields.", Fields: fields}
-	}
-	return c, nil
+	return c, fields
 }
 
 func hasControl(s string, allowNewlines bool) bool {

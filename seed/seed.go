@@ -130,7 +130,10 @@ func Products(now time.Time) []models.Product {
 
 // Seed inserts the catalogue in one transaction when the products table is
 // empty, and does nothing otherwise, so running it again never duplicates.
-// It reports how many rows it inserted.
+// It reports how many rows it inserted. On a new database every product is
+// at version 1; on one whose products were deleted (or are being replaced
+// by a reset) each starts one above the highest version any product had,
+// so no "id:vN" cache key can come back with other content.
 func Seed(ctx context.Context, db *gorm.DB) (int, error) {
 	inserted := 0
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -141,7 +144,14 @@ func Seed(ctx context.Context, db *gorm.DB) (int, error) {
 		if n > 0 {
 			return nil
 		}
+		retired, err := models.RetiredVersion(tx)
+		if err != nil {
+			return err
+		}
 		ps := Products(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+		for i := range ps {
+			ps[i].Version += retired
+		}
 		if err := tx.CreateInBatches(ps, 100).Error; err != nil {
 			return err
 		}

@@ -52,9 +52,12 @@ func New(cfg Config) *Engine { return &Engine{cfg: cfg} }
 // TTL returns a fragment's lifetime; 0 means the backend default.
 func (e *Engine) TTL(name string) time.Duration { return e.cfg.TTLs[name] }
 
-// Key is the full cache key of a fragment.
+// Key is the full cache key of a fragment: frag:{name}:digest:key. The
+// braces are a Redis Cluster hash tag: only the name picks the key's slot,
+// so every fragment of one kind is on one node and fragmentEach's lookup
+// of a list's rows is one MGET there (see cache/cluster.go).
 func (e *Engine) Key(name, key string) string {
-	return "frag:" + name + ":" + e.cfg.Digest(name) + ":" + key
+	return "frag:{" + name + "}:" + e.cfg.Digest(name) + ":" + key
 }
 
 // Funcs are the template functions; parse templates with them.

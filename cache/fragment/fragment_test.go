@@ -99,7 +99,7 @@ func TestFragments(t *testing.T) {
 			t.Errorf("step %d: lookups %s, want %s", i, o, tc.outcomes)
 		}
 	}
-	if k := e.Key("row", "2:v1"); !strings.HasPrefix(k, "frag:row:"+views.FragmentDigest("row")+":") {
+	if k := e.Key("row", "2:v1"); !strings.HasPrefix(k, "frag:{row}:"+views.FragmentDigest("row")+":") {
 		t.Errorf("Key: got %q, want the fragment's digest in it", k)
 	}
 	if views.FragmentDigest("row") == views.FragmentDigest("card") {

@@ -57,6 +57,7 @@ func New(t testing.TB, opts ...func(*app.Config)) *App {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go a.Invalidator.Run(ctx)
+	a.RunLessons(ctx)
 	ta := &App{App: a, T: t, RedisServer: rs}
 	ta.TS = httptest.NewServer(a.Server)
 	t.Cleanup(ta.TS.Close)

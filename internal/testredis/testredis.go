@@ -25,8 +25,10 @@ type Server struct {
 	Addr string
 	port int
 	dir  string
-	cmd  *exec.Cmd
-	tb   testing.TB
+	// extra are more redis-server arguments: a cluster node's.
+	extra []string
+	cmd   *exec.Cmd
+	tb    testing.TB
 }
 
 // Start launches redis-server and stops it when the test ends.
@@ -59,10 +61,10 @@ func (s *Server) Client() *redis.Client {
 
 func (s *Server) start() {
 	s.tb.Helper()
-	s.cmd = exec.Command("redis-server",
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", "", "--loglevel", "warning")
+		"--logfile", "", "--loglevel", "warning"}
+	s.cmd = exec.Command("redis-server", append(args, s.extra...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatalf("start redis-server: %v", err)
 	}

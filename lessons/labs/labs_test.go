@@ -17,6 +17,7 @@ import (
 
 	"cacheworkshop/app"
 	"cacheworkshop/internal/testapp"
+	"cacheworkshop/internal/testredis"
 )
 
 func TestFaultSwitches(t *testing.T) {
@@ -286,9 +287,16 @@ func TestStampedeOneRunAtATime(t *testing.T) {
 // TestStampedeAcrossInstances checks what the lab's tip says of the
 // workshop's own pages: two servers share one Redis and one database, and
 // concurrent misses on one page build it once in all (singleflight within
-// each instance, the Redis lock across them).
+// each instance, the Redis lock across them). The Redis is a single server
+// or a Redis Cluster.
 func TestStampedeAcrossInstances(t *testing.T) {
-	a := testapp.New(t, func(c *app.Config) { c.SlowQuery = 200 * time.Millisecond })
+	for _, k := range testredis.Kinds() {
+		t.Run(k.Name, func(t *testing.T) { stampedeAcrossInstances(t, k.Start(t).URL()) })
+	}
+}
+
+func stampedeAcrossInstances(t *testing.T, redisURL string) {
+	a := testapp.New(t, func(c *app.Config) { c.SlowQuery = 200 * time.Millisecond; c.RedisURL = redisURL })
 	second, err := app.New(context.Background(), a.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

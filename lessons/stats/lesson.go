@@ -28,8 +28,8 @@ type Lesson struct {
 	// once, when the server is built.
 	started time.Time
 	// keys counts the keys under the Redis prefix, a few SCAN calls per
-	// refresh.
-	keys *keyCounter
+	// refresh, on the server or on each master of a cluster.
+	keys *nodeCounters
 }
 
 // New returns the lesson; it takes what it needs from the Kit in Register.
@@ -39,7 +39,7 @@ func New() *Lesson { return &Lesson{} }
 // with ADMIN_TOKEN set, it needs the token.
 func (l *Lesson) Register(r chi.Router, k *handlers.Kit) {
 	l.kit, l.memory, l.redis, l.started = k, k.Memory, k.Redis, time.Now()
-	l.keys = newKeyCounter(k.Redis.Client(), k.Redis.Prefix())
+	l.keys = newNodeCounters(k.Redis.Prefix())
 	r.Get("/cache-stats", k.Handle(l.servePage))
 	r.Get("/api/cache-stats", k.Handle(l.serveJSON))
 	r.With(k.RequireAdmin).Post("/cache-stats/clear", k.Handle(l.serveClear))

@@ -51,8 +51,9 @@ type backendStats struct {
 	MaxBytes         int64      `json:"max_bytes,omitempty"`
 	Prefix           string     `json:"prefix,omitempty"`
 	// Server is Redis's own INFO: figures for the whole server, every
-	// client included.
-	Server *redisInfo `json:"server,omitempty"`
+	// client included. On a cluster, Nodes has them node by node instead.
+	Server *redisInfo  `json:"server,omitempty"`
+	Nodes  []nodeStats `json:"nodes,omitempty"`
 
 	// Display forms for the server-rendered page; stats.js formats the
 	// same way when it updates the page.
@@ -121,21 +122,33 @@ func (l *Lesson) collect(ctx context.Context) statsData {
 	d.Redis.Name, d.Redis.Label, d.Redis.Prefix = "redis", l.kit.Label(cache.ModeRedis), l.redis.Prefix()
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
-	var raw string
+	var nodes []cache.NodeInfo
 	err := traceRedis(ctx, "INFO memory stats keyspace", func() (err error) {
-		raw, err = l.redis.Client().Info(ctx, "memory", "stats", "keyspace").Result()
+		if nodes, err = l.redis.NodesInfo(ctx, "memory", "stats", "keyspace"); err == nil {
+			for _, n := range nodes {
+				if err == nil {
+					err = n.Err
+				}
+			}
+		}
 		return err
 	})
 	var kc keyCount
+	var perNode map[string]keyCount
 	if err == nil {
-		kc, err = l.countKeys(ctx)
+		kc, perNode, err = l.countKeys(ctx, nodes)
+	}
+	if l.redis.Cluster() && nodes != nil {
+		d.Redis.Nodes = nodeRows(nodes, perNode, l.redis.DB())
 	}
 	if err != nil {
 		d.Redis.Error = "Redis unavailable: " + page.Short(err)
 		return d
 	}
 	d.Redis.Available = true
-	d.Redis.Server = parseRedisInfo(raw, l.redis.Client().Options().DB)
+	if !l.redis.Cluster() {
+		d.Redis.Server = parseRedisInfo(nodes[0].Info, l.redis.DB())
+	}
 	d.Redis.Entries, d.Redis.EntriesEstimate, d.Redis.EntriesNote = kc.N, kc.Estimate, kc.note(d.GeneratedAt)
 	if !kc.Estimate {
 		at, age := kc.CountedAt.UTC(), int64(d.GeneratedAt.Sub(kc.CountedAt)/time.Second)
@@ -146,11 +159,11 @@ func (l *Lesson) collect(ctx context.Context) statsData {
 
 // countKeys advances the count of our keys and records in the trace the
 // SCAN calls it made, if any (another refresh may be making them).
-func (l *Lesson) countKeys(ctx context.Context) (keyCount, error) {
+func (l *Lesson) countKeys(ctx context.Context, nodes []cache.NodeInfo) (keyCount, map[string]keyCount, error) {
 	t0 := time.Now()
-	kc, steps, ended, err := l.keys.refresh(ctx)
+	kc, perNode, steps, ended, err := l.keys.refresh(ctx, nodes)
 	if steps == 0 {
-		return kc, err
+		return kc, perNode, err
 	}
 	what := "SCAN " + l.redis.Prefix() + "* ×" + strconv.Itoa(steps)
 	if ended {
@@ -163,7 +176,7 @@ func (l *Lesson) countKeys(ctx context.Context) (keyCount, error) {
 		lk.Outcome = trace.Error
 	}
 	trace.From(ctx).Cache(lk)
-	return kc, err
+	return kc, perNode, err
 }
 
 // traceRedis runs one raw Redis command of the stats read and records it
@@ -262,7 +275,7 @@ func (l *Lesson) serveClear(w http.ResponseWriter, r *http.Request) error {
 // clearRedis removes our keys from the shared Redis. Clear (the
 // cache.Clearer ability) deletes only keys under our prefix, with SCAN and
 // UNLINK, never FLUSHDB, so other applications' data in the same Redis
-// survives. It keeps the generation counters (gen:*): every instance
+// survives. It keeps the generation counters ({gen}:*): every instance
 // sharing this Redis checks its entries against them.
 func (l *Lesson) clearRedis(ctx context.Context, w http.ResponseWriter) {
 	label, prefix := l.kit.Label(cache.ModeRedis), l.redis.Prefix()

@@ -62,7 +62,7 @@ func redisKeys(t *testing.T, a *testapp.App) (gens, others []string) {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if strings.HasPrefix(k, a.Redis.Prefix()+"gen:") {
+		if strings.HasPrefix(k, a.Redis.GenPrefix()) {
 			gens = append(gens, k)
 		} else {
 			others = append(others, k)
