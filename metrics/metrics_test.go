@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"cacheworkshop/app"
+	"cacheworkshop/cache"
 	"cacheworkshop/internal/testapp"
 )
 
@@ -102,10 +103,13 @@ func TestMetricsFromRequests(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
-	for _, mode := range testapp.Modes {
+	for i, m := range cache.Modes {
+		mode := m.String()
 		t.Run(mode, func(t *testing.T) {
 			before := scrape(t, a)
-			path := "/products/17?cache=" + mode
+			// A product of its own per mode: tiered reads the entries the
+			// memory and Redis modes store.
+			path := fmt.Sprintf("/products/%d?cache=%s", 17+i, mode)
 			first, second := a.Get(path), a.Get(path)
 			testapp.CheckTiming(t, first, mode, testapp.WantOutcome(mode, false))
 			testapp.CheckTiming(t, second, mode, testapp.WantOutcome(mode, true))
@@ -203,7 +207,7 @@ func TestMetricsURLFloodBounded(t *testing.T) {
 		for i := range paths {
 			tok := fmt.Sprintf("zz%08x", rng.Uint32())
 			toks[i] = tok
-			mode := testapp.Modes[i%3]
+			mode := cache.Modes[i%len(cache.Modes)].String()
 			switch i % 6 {
 			case 0:
 				paths[i] = "/" + tok

@@ -4,7 +4,7 @@
 // the server's.
 "use strict";
 (function () {
-  var colors = { none: "#6b4f00", memory: "#0b6e4f", redis: "#a4262c" };
+  var colors = { none: "#6b4f00", memory: "#0b6e4f", redis: "#a4262c", tiered: "#4b3f8f" };
   var charts = {}; // by mode
 
   function floor(v) { return Math.max(v, 0.001); } // a log axis cannot show 0

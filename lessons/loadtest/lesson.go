@@ -34,6 +34,8 @@ type Lesson struct {
 	runs    []*Run // oldest first, at most keepRuns
 	lastID  int
 	running *Run // the run under way, if any
+	// closing is set once the server shuts down: no new run starts.
+	closing bool
 }
 
 // New returns the lesson; it takes what it needs from the Kit in Register.
@@ -48,6 +50,20 @@ func (l *Lesson) Register(r chi.Router, k *handlers.Kit) {
 	r.With(k.RequireAdmin).Post("/loadtest/stop", k.Handle(l.serveStop))
 	r.Get("/loadtest/events", k.Handle(l.serveEvents))
 	r.Get("/api/loadtest", k.Handle(l.serveJSON))
+}
+
+// Run implements handlers.Runner: when the server shuts down, the run
+// under way stops at once, so that neither it nor the streams following it
+// hold the shutdown up.
+func (l *Lesson) Run(ctx context.Context) {
+	<-ctx.Done()
+	l.mu.Lock()
+	l.closing = true
+	run := l.running
+	l.mu.Unlock()
+	if run != nil {
+		run.stop(errShutdown)
+	}
 }
 
 // serveStart validates the form, starts a run in the background and sends
@@ -86,6 +102,12 @@ func (l *Lesson) serveStart(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), runLimit+5*time.Second)
 	ctx, stop := context.WithCancelCause(ctx)
 	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		stop(nil)
+		cancelTimeout()
+		return &handlers.Error{Status: http.StatusServiceUnavailable, Msg: "The server is shutting down: no new load test starts."}
+	}
 	if cur := l.running; cur != nil {
 		l.mu.Unlock()
 		stop(nil)
@@ -291,9 +313,11 @@ type pageData struct {
 	Targets                     []targetOption
 	Requests, Concurrency       int
 	MaxRequests, MaxConcurrency int
-	ModeSeconds, RunSeconds     int
-	TickMS                      int64
-	AdminToken                  bool
+	// ModeSeconds and RunSeconds are the time limits, as the page says
+	// them ("7.5").
+	ModeSeconds, RunSeconds string
+	TickMS                  int64
+	AdminToken              bool
 	// Run is the run shown (the latest unless ?run= names one), nil
 	// before the first; Running is the id of the run under way, if any.
 	Run     *runView
@@ -336,7 +360,7 @@ func (l *Lesson) servePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	runs, running := l.kept()
 	d := pageData{Requests: 500, Concurrency: 8, MaxRequests: maxRequests, MaxConcurrency: maxConcurrency,
-		ModeSeconds: int(modeLimit.Seconds()), RunSeconds: int(runLimit.Seconds()), TickMS: tick.Milliseconds(),
+		ModeSeconds: seconds(modeLimit), RunSeconds: seconds(runLimit), TickMS: tick.Milliseconds(),
 		AdminToken: l.kit.AdminToken != ""}
 	if running != nil {
 		d.Running = running.ID
@@ -385,6 +409,8 @@ func newRunView(run *Run) *runView {
 	}
 	return v
 }
+
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	// HdrHistogram keeps every latency of a mode in fixed memory with three
@@ -29,9 +28,8 @@ import (
 const (
 	maxRequests    = 20_000
 	maxConcurrency = 64
-	// modeLimit bounds each mode's part; three modes make runLimit.
-	modeLimit = 10 * time.Second
-	runLimit  = 3 * modeLimit
+	// runLimit bounds a whole run.
+	runLimit = 30 * time.Second
 	// tick is how often progress is reported, and the width of one point
 	// of the latency-over-time chart.
 	tick = 200 * time.Millisecond
@@ -39,8 +37,12 @@ const (
 	keepRuns = 10
 )
 
-// runModes are the modes every run loads, in order.
-var runModes = []cache.Mode{cache.ModeNone, cache.ModeMemory, cache.ModeRedis}
+// runModes are the modes every run loads, in their display order; each
+// has an equal share of runLimit.
+var (
+	runModes  = cache.Modes
+	modeLimit = runLimit / time.Duration(len(runModes))
+)
 
 // target is a page a run may load: one of a fixed list, never a URL from
 // the form.
@@ -94,13 +96,13 @@ type Run struct {
 	Finished time.Time     `json:"finished,omitzero"`
 	Modes    []*ModeResult `json:"modes"`
 	// Stopped says the run ended early; StopReason says why (the learner
-	// stopped it, or the server stopped accepting connections).
+	// stopped it, or the server is shutting down).
 	Stopped    bool   `json:"stopped,omitempty"`
 	StopReason string `json:"stop_reason,omitempty"`
 
 	base string // http://host:port of this server
 	tg   target
-	// stop ends the run early with a cause: errStopped or errServerGone.
+	// stop ends the run early with a cause: errStopped or errShutdown.
 	stop context.CancelCauseFunc
 
 	// mu guards everything the run's goroutine changes, and the events
@@ -258,7 +260,7 @@ func (r *Run) finish(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Finished = time.Now()
-	if cause := context.Cause(ctx); errors.Is(cause, errStopped) || errors.Is(cause, errServerGone) {
+	if cause := context.Cause(ctx); errors.Is(cause, errStopped) || errors.Is(cause, errShutdown) {
 		r.Stopped, r.StopReason = true, cause.Error()
 	}
 	r.emitLocked("done", map[string]any{"id": r.ID, "stopped": r.Stopped, "stop_reason": r.StopReason})
@@ -267,10 +269,9 @@ func (r *Run) finish(ctx context.Context) {
 // The causes of a run's early end.
 var (
 	errStopped = errors.New("stopped by the learner")
-	// errServerGone: a connection to this server's own listener was
-	// refused, so it is shutting down; loading it further would only
-	// count refusals, and delay the shutdown.
-	errServerGone = errors.New("this server stopped accepting connections (it is shutting down)")
+	// errShutdown: loading a server that is shutting down would only
+	// count refusals, and hold the shutdown up.
+	errShutdown = errors.New("the server is shutting down")
 )
 
 // header is the data of the "run" event.
@@ -401,9 +402,6 @@ func (r *Run) one(ctx context.Context, client *http.Client, mode string, i int) 
 		return s, false
 	}
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		r.stop(errServerGone)
-		return s, false
 	case err != nil:
 		s.err = err.Error()
 	case res.StatusCode >= 400:
