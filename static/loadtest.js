@@ -86,7 +86,8 @@
       done[p.mode] = p.done;
       if (p.point) addPoint(p.mode, p.point);
       showProgress();
-      var ratio = p.hits + p.misses > 0 ? (100 * p.hits / (p.hits + p.misses)).toFixed(1) + " % hits" : "no cache";
+      var looked = p.hits + p.misses + p.cache_errors;
+      var ratio = looked > 0 ? (100 * p.hits / looked).toFixed(1) + " % hits" : "no cache";
       say(p.mode + ": " + p.done + " of " + p.requests + " requests in " + (p.elapsed_ns / 1e9).toFixed(1) + " s, " +
         p.errors + " errors, " + ratio);
     });

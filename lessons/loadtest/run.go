@@ -71,12 +71,14 @@ func findTarget(name string) (target, bool) {
 }
 
 // xcacheKinds are the X-Cache values counted one by one; any other value
-// counts as "other", and a response without the header as "none".
-var xcacheKinds = []string{"HIT", "MISS", "BYPASS", "other", "none"}
+// counts as "other", and a response without the header as "none". ERROR
+// is a lookup that failed (a Redis timeout under load, the breaker open):
+// the page was built from the database instead.
+var xcacheKinds = []string{"HIT", "MISS", "ERROR", "BYPASS", "other", "none"}
 
 func xcacheKind(v string) string {
 	switch v {
-	case "HIT", "MISS", "BYPASS":
+	case "HIT", "MISS", "ERROR", "BYPASS":
 		return v
 	case "":
 		return "none"
@@ -163,14 +165,15 @@ func (m *ModeResult) ErrorRate() float64 {
 	return float64(m.Errors) / float64(m.Done)
 }
 
-// HitRatio is HIT / (HIT + MISS) over the responses, and false when no
-// response was either (mode none answers BYPASS).
+// HitRatio is HIT / (HIT + MISS + ERROR) over the responses: a lookup
+// that failed is no hit either. It is false when no response looked the
+// cache up (mode none answers BYPASS).
 func (m *ModeResult) HitRatio() (float64, bool) {
-	h, ms := m.XCache["HIT"], m.XCache["MISS"]
-	if h+ms == 0 {
+	h, looked := m.XCache["HIT"], m.XCache["HIT"]+m.XCache["MISS"]+m.XCache["ERROR"]
+	if looked == 0 {
 		return 0, false
 	}
-	return float64(h) / float64(h+ms), true
+	return float64(h) / float64(looked), true
 }
 
 // event is one server-sent event of a run's stream.
@@ -181,14 +184,17 @@ type event struct {
 
 // progress is the data of a "progress" event.
 type progress struct {
-	Mode     string        `json:"mode"`
-	Done     int           `json:"done"`
-	Requests int           `json:"requests"`
-	Errors   int           `json:"errors"`
-	Hits     int           `json:"hits"`
-	Misses   int           `json:"misses"`
-	Elapsed  time.Duration `json:"elapsed_ns"`
-	Point    *Point        `json:"point,omitempty"`
+	Mode     string `json:"mode"`
+	Done     int    `json:"done"`
+	Requests int    `json:"requests"`
+	Errors   int    `json:"errors"`
+	Hits     int    `json:"hits"`
+	Misses   int    `json:"misses"`
+	// CacheErrors are the responses whose cache lookup failed (X-Cache:
+	// ERROR).
+	CacheErrors int           `json:"cache_errors"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	Point       *Point        `json:"point,omitempty"`
 }
 
 // emit appends an event for the streams and wakes them. The caller holds
@@ -335,7 +341,7 @@ func (r *Run) loadMode(parent context.Context, client *http.Client, m *ModeResul
 			m.Points = append(m.Points, *pt)
 		}
 		r.emitLocked("progress", progress{Mode: m.Mode, Done: m.Done, Requests: r.Requests, Errors: m.Errors,
-			Hits: m.XCache["HIT"], Misses: m.XCache["MISS"], Elapsed: m.Elapsed, Point: pt})
+			Hits: m.XCache["HIT"], Misses: m.XCache["MISS"], CacheErrors: m.XCache["ERROR"], Elapsed: m.Elapsed, Point: pt})
 		r.mu.Unlock()
 	}
 	for open := true; open; {

@@ -68,3 +68,24 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("no requests: got %+v, want none", got)
 	}
 }
+
+func TestHitRatio(t *testing.T) {
+	cases := []struct {
+		xcache map[string]int
+		want   float64
+		ok     bool
+	}{
+		{map[string]int{"BYPASS": 50}, 0, false},
+		{map[string]int{"HIT": 49, "MISS": 1}, 0.98, true},
+		{map[string]int{"HIT": 6, "MISS": 2, "ERROR": 2}, 0.6, true}, // a failed lookup is no hit
+		{map[string]int{"ERROR": 4}, 0, true},
+		{map[string]int{}, 0, false},
+	}
+	for _, c := range cases {
+		m := &ModeResult{XCache: c.xcache}
+		got, ok := m.HitRatio()
+		if got != c.want || ok != c.ok {
+			t.Errorf("HitRatio of %v: got %v, %v, want %v, %v", c.xcache, got, ok, c.want, c.ok)
+		}
+	}
+}
