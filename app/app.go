@@ -24,6 +24,7 @@ import (
 	"cacheworkshop/cache"
 	"cacheworkshop/handlers"
 	"cacheworkshop/lessons/compare"
+	"cacheworkshop/lessons/exercises"
 	"cacheworkshop/lessons/fib"
 	"cacheworkshop/lessons/httpcache"
 	"cacheworkshop/lessons/instances"
@@ -32,6 +33,7 @@ import (
 	"cacheworkshop/lessons/loadtest"
 	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
+	"cacheworkshop/lessons/teacher"
 	"cacheworkshop/lessons/weather"
 	"cacheworkshop/metrics"
 	"cacheworkshop/models"
@@ -122,6 +124,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		return nil, fmt.Errorf("invalidations: %w", err)
 	}
 
+	weatherLesson := weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL})
 	a.Server, err = handlers.NewServer(handlers.Config{
 		Store: store, Memory: a.Memory, Redis: a.Redis, RedisLabel: a.RedisLabel, Invalidator: a.Invalidator,
 		DefaultMode: cfg.DefaultMode, TTL: cfg.TTL, SlowQuery: cfg.SlowQuery,
@@ -130,7 +133,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 		Addr: cfg.Addr, AllowedHosts: cfg.AllowedHosts, Instance: cfg.Instance,
 		Lessons: []handlers.Lesson{
 			fib.New(),
-			weather.New(weather.Config{Latency: cfg.WeatherLatency, TTL: cfg.WeatherTTL, UpstreamURL: cfg.WeatherURL}),
+			weatherLesson,
 			compare.New(),
 			httpcache.New(),
 			stats.New(),
@@ -138,6 +141,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			instances.New(),
 			proxycache.New(),
 			invalidation.New(),
+			exercises.New(),
+			teacher.New(teacher.Config{Addr: cfg.Addr, Weather: weatherLesson}),
 			metrics.New(),
 			loadtest.New(),
 		},

@@ -26,11 +26,13 @@ const entryOverhead = 96
 // miss for reasons the workshop cannot show. The eviction lesson compares
 // this LRU with other policies side by side.
 type Memory struct {
-	mu       sync.Mutex
-	items    map[string]*memEntry
-	head     memEntry // sentinel: head.next is most recently used
-	bytes    int64
-	maxBytes int64
+	mu    sync.Mutex
+	items map[string]*memEntry
+	head  memEntry // sentinel: head.next is most recently used
+	bytes int64
+	// maxBytes is the budget: written under mu, read without it by Set's
+	// size check and by Stats.
+	maxBytes atomic.Int64
 	ttl      time.Duration
 	now      func() time.Time
 	gens     MemoryGens
@@ -76,7 +78,8 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Memory{items: make(map[string]*memEntry), maxBytes: cfg.MaxBytes, ttl: cfg.DefaultTTL, now: cfg.Now}
+	m := &Memory{items: make(map[string]*memEntry), ttl: cfg.DefaultTTL, now: cfg.Now}
+	m.maxBytes.Store(cfg.MaxBytes)
 	m.head.next, m.head.prev = &m.head, &m.head
 	return m
 }
@@ -206,7 +209,7 @@ func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Durat
 		ttl = m.ttl
 	}
 	size := int64(len(key)+len(value)) + entryOverhead
-	if size > m.maxBytes {
+	if size > m.maxBytes.Load() {
 		return nil
 	}
 	exp := m.now().Add(ttl).UnixNano()
@@ -223,11 +226,36 @@ func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Durat
 		m.bytes += size
 		m.pushFront(e)
 	}
-	for m.bytes > m.maxBytes && m.head.prev != &m.head {
+	m.evictLocked()
+	return nil
+}
+
+// evictLocked drops least recently used entries until the cache fits its
+// budget, and returns how many went.
+func (m *Memory) evictLocked() int {
+	n := 0
+	for budget := m.maxBytes.Load(); m.bytes > budget && m.head.prev != &m.head; n++ {
 		m.removeLocked(m.head.prev)
 		m.evictions.Add(1)
 	}
-	return nil
+	return n
+}
+
+// MaxBytes is the byte budget now.
+func (m *Memory) MaxBytes() int64 { return m.maxBytes.Load() }
+
+// SetMaxBytes changes the byte budget of the running cache (n <= 0: the
+// 64 MiB default) and evicts least recently used entries down to it at
+// once, counting them as evictions; it returns how many went. A smaller
+// budget is how a class watches LRU eviction happen without filling 64 MiB.
+func (m *Memory) SetMaxBytes(n int64) int {
+	if n <= 0 {
+		n = 64 << 20
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.maxBytes.Store(n)
+	return m.evictLocked()
 }
 
 // Delete implements Cache.
@@ -264,7 +292,7 @@ func (m *Memory) Stats() Stats {
 	return Stats{
 		Hits: m.hits.Load(), Misses: m.misses.Load(), Sets: m.sets.Load(),
 		Deletes: m.deletes.Load(), Evictions: m.evictions.Load(),
-		Entries: n, Bytes: b, MaxBytes: m.maxBytes,
+		Entries: n, Bytes: b, MaxBytes: m.maxBytes.Load(),
 	}
 }
 

@@ -68,6 +68,18 @@ func TestScreenshots(t *testing.T) {
 		}, "main table"},
 		{"faults", "/faults", nil, ""},
 		{"http-caching", "/static-content", nil, ""},
+		// A learner's exercise done, with the prediction beside what they
+		// measured.
+		{"exercises", "/exercises", func(t *testing.T, tb *tab) {
+			tb.open("/products/9?cache=memory", http.StatusOK)
+			tb.reload()
+			tb.open("/exercises", http.StatusOK)
+			tb.fill("#ex-first-hit textarea[data-predict]", "About a hundred times faster: no query, no template.")
+		}, "#ex-first-hit"},
+		{"code-panel", "/products/42?cache=memory", func(t *testing.T, tb *tab) {
+			tb.do("open the panel", chromedp.Click(chromedp.CSS("details.code-panel > summary"), chromedp.NodeVisible))
+		}, "details.code-panel"},
+		{"teacher", "/teacher", nil, ""},
 	}
 	warm(t, srv.URL, "/products/42", "memory")
 	for _, s := range shots {

@@ -26,6 +26,7 @@ func (s *Server) bar(w http.ResponseWriter, r *http.Request) page.Slot {
 		if f, ok := takeFlash(w, r); ok {
 			b = appendFlash(b, f)
 		}
+		b = s.appendChangedSettings(b)
 		return appendInstance(appendBar(b, sv, sum, st, time.Now()), s.cfg.Instance)
 	}
 }
@@ -148,6 +149,65 @@ func appendBar(b []byte, sv *page.Served, sum trace.Summary, st []byte, now time
 	}
 	b = append(b, `</section>`...)
 	return appendTracePanel(b, sum, st)
+}
+
+// appendChangedSettings says which settings of this process the teacher
+// page changed, while any differs from its configured value: a learner
+// whose pages expire after 10 s, or whose memory cache evicts after a few
+// pages, sees why. It costs two atomic loads when nothing changed.
+func (s *Server) appendChangedSettings(b []byte) []byte {
+	var mem int64
+	if s.cfg.Memory != nil {
+		mem = s.cfg.Memory.MaxBytes()
+	}
+	return appendSettings(b, s.pages.TTL(), s.cfg.TTL, mem, s.memBudget)
+}
+
+// appendSettings appends the changed-settings line for a page TTL and a
+// memory budget against their configured values, or nothing when both
+// are as configured.
+func appendSettings(b []byte, ttl, ttlConf time.Duration, mem, memConf int64) []byte {
+	if ttl == ttlConf && mem == memConf {
+		return b
+	}
+	b = append(b, `<p class="notice notice-settings" role="status" data-changed-settings>Changed on the <a href="/teacher">teacher page</a>, for this server process:`...)
+	if ttl != ttlConf {
+		b = append(b, ` pages are now stored for <strong data-setting="page-ttl">`...)
+		b = append(b, humanDuration(ttl)...)
+		b = append(b, `</strong> (CACHE_TTL is `...)
+		b = append(b, humanDuration(ttlConf)...)
+		b = append(b, `)`...)
+		if mem != memConf {
+			b = append(b, `;`...)
+		}
+	}
+	if mem != memConf {
+		b = append(b, ` the memory cache's budget is <strong data-setting="memory-budget">`...)
+		b = append(b, HumanBytes(mem)...)
+		b = append(b, `</strong> (MEMORY_CACHE_MB gave `...)
+		b = append(b, HumanBytes(memConf)...)
+		b = append(b, `)`...)
+	}
+	return append(b, `.</p>`...)
+}
+
+// HumanBytes writes a byte count the way people read it: "64 MiB",
+// "256 KiB", "1.5 MiB", "900 B".
+func HumanBytes(n int64) string {
+	const k = 1 << 10
+	switch {
+	case n >= k<<20 && n%(k<<20) == 0:
+		return strconv.FormatInt(n>>30, 10) + " GiB"
+	case n >= k<<10 && n%(k<<10) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= k<<10:
+		return strconv.FormatFloat(float64(n)/(k<<10), 'f', 1, 64) + " MiB"
+	case n >= k && n%k == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	case n >= k:
+		return strconv.FormatFloat(float64(n)/k, 'f', 1, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
 }
 
 // appendCount appends n with the singular or plural noun.

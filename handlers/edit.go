@@ -104,6 +104,7 @@ func (s *Server) serveEdit(w http.ResponseWriter, r *http.Request) error {
 	s.categories.Store(id, updated.Category)
 	f := flash{Message: fmt.Sprintf("Saved %q: version %d → %d.", updated.Name, cur.Version, updated.Version)}
 	f.Details = s.invalidate(r.Context(), change)
+	s.recordEdit(r, updated, change)
 	setFlash(w, f)
 	http.Redirect(w, r, "/products/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 	return nil

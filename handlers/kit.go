@@ -105,6 +105,30 @@ func (k *Kit) Flash(w http.ResponseWriter, msg string, details ...string) {
 // through the real handler stack.
 func (k *Kit) Handler() http.Handler { return k.s }
 
+// PageTTL is the lifetime of the pages stored from now on, and the one
+// configured (CACHE_TTL).
+func (k *Kit) PageTTL() (now, configured time.Duration) { return k.s.pages.TTL(), k.s.cfg.TTL }
+
+// SetPageTTL sets the lifetime of the pages this process stores from now
+// on (d <= 0: CACHE_TTL again). Stored pages keep theirs. The request bar
+// says so while it differs from CACHE_TTL.
+func (k *Kit) SetPageTTL(d time.Duration) { k.s.pages.SetTTL(d) }
+
+// MemoryBudget is the memory cache's byte budget now, and the one it
+// started with (MEMORY_CACHE_MB).
+func (k *Kit) MemoryBudget() (now, configured int64) { return k.Memory.MaxBytes(), k.s.memBudget }
+
+// SetMemoryBudget sets the memory cache's byte budget (n <= 0: the one it
+// started with), evicting the least recently used entries down to it at
+// once; it returns how many went. The request bar says so while it
+// differs from the configured budget.
+func (k *Kit) SetMemoryBudget(n int64) int {
+	if n <= 0 {
+		n = k.s.memBudget
+	}
+	return k.Memory.SetMaxBytes(n)
+}
+
 // modeOf is the request's cache mode, as withMode resolved it.
 func modeOf(r *http.Request) cache.Mode { return cache.ModeFrom(r.Context()) }
 

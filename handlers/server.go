@@ -11,6 +11,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"cacheworkshop/cache"
 	"cacheworkshop/cache/fragment"
 	"cacheworkshop/cache/page"
+	"cacheworkshop/lessons/snippets"
 	"cacheworkshop/models"
 	"cacheworkshop/render"
 	"cacheworkshop/static"
@@ -106,11 +108,20 @@ type Server struct {
 	failures *cache.FailureLog
 	hosts    *hostNames
 	kit      *Kit
+	events   EventSink // learners' events, when the exercises are on (events.go)
 	handler  http.Handler
 	// tiered is the tiered mode's cache: Memory in front of Redis.
 	tiered *cache.Tiered
 	// counts are this instance's responses per mode (see instance.go).
 	counts []modeCounters
+	// panels are the code panels by page name, and joined the digests
+	// that mix each into its page's keys; both are read-only once built.
+	panels    map[string]*snippets.Panel
+	panelHTML map[string]template.HTML
+	joined    map[string]*joinedDigest
+	// memBudget is the memory cache's budget as configured, which the
+	// teacher page may change while the server runs.
+	memBudget int64
 	// categories maps product id to category, for detail-page keys.
 	categories sync.Map
 }
@@ -148,8 +159,21 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.views = views
+	if cfg.Memory != nil {
+		s.memBudget = cfg.Memory.MaxBytes()
+	}
+	if s.panels, err = snippets.All(); err != nil {
+		return nil, err
+	}
+	if err := s.renderPanels(); err != nil {
+		return nil, err
+	}
+	s.joined = make(map[string]*joinedDigest, len(s.panels))
+	for name, p := range s.panels {
+		s.joined[name] = &joinedDigest{panel: p.Digest}
+	}
 	s.frags = fragment.New(fragment.Config{Backend: s.backend, Digest: views.FragmentDigest, TTLs: fragmentTTLs})
-	s.pages = page.New(page.Config{Backend: s.backend, Label: s.backendLabel, Digest: views.Digest, TTL: cfg.TTL,
+	s.pages = page.New(page.Config{Backend: s.backend, Label: s.backendLabel, Digest: s.pageDigest, TTL: cfg.TTL,
 		Failures: s.failures, Log: cfg.Logger, NoPageCache: cfg.NoPageCache})
 	s.kit = &Kit{Store: cfg.Store, Memory: cfg.Memory, Redis: cfg.Redis, Invalidator: cfg.Invalidator,
 		Log: cfg.Logger, TTL: cfg.TTL, AdminToken: cfg.AdminToken, s: s}
@@ -201,7 +225,7 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, s.assets.URL("favicon.svg"), http.StatusMovedPermanently)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.withMode, s.countResponses)
+		r.Use(s.withMode, s.countResponses, s.withEvents)
 		for _, l := range s.cfg.Lessons {
 			if o, ok := l.(Observer); ok {
 				r.Use(o.Observe)

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -137,6 +138,9 @@ type Config struct {
 type Engine struct {
 	cfg    Config
 	flight singleflight.Group
+	// ttl is the default lifetime of a page now: Config.TTL unless SetTTL
+	// changed it while the server runs.
+	ttl atomic.Int64
 }
 
 // New returns an Engine.
@@ -144,7 +148,22 @@ func New(cfg Config) *Engine {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg}
+	e.ttl.Store(int64(cfg.TTL))
+	return e
+}
+
+// TTL is the default lifetime of the pages stored from now on.
+func (e *Engine) TTL() time.Duration { return time.Duration(e.ttl.Load()) }
+
+// SetTTL changes the default lifetime of the pages stored from now on
+// (d <= 0: Config.TTL again). Entries already stored keep the lifetime
+// they were stored with, and a Spec with its own TTL keeps it.
+func (e *Engine) SetTTL(d time.Duration) {
+	if d <= 0 {
+		d = e.cfg.TTL
+	}
+	e.ttl.Store(int64(d))
 }
 
 // Key is the storage key of a response: the page, its template digest and
@@ -182,7 +201,7 @@ const (
 // already obsolete, and the entry is a miss on the next read.
 func (e *Engine) Fetch(ctx context.Context, spec Spec) (*Served, error) {
 	req := spec.Request
-	sv := &Served{Mode: req.Mode, TTL: cmp.Or(spec.TTL, e.cfg.TTL), Backend: "none"}
+	sv := &Served{Mode: req.Mode, TTL: cmp.Or(spec.TTL, e.TTL()), Backend: "none"}
 	tr := trace.From(ctx)
 	key := e.Key(req)
 	c := e.cfg.Backend(req.Mode)

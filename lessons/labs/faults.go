@@ -63,6 +63,7 @@ func (l *Lesson) serveFaultsPost(w http.ResponseWriter, r *http.Request) error {
 		return handlers.BadRequest("action must be one of fail-on, fail-off, latency-on, latency-off, reset.")
 	}
 	l.kit.Log.Info("fault switch", "action", action)
+	l.kit.Record(r, handlers.Event{Kind: handlers.EventFault, Setting: action})
 	http.Redirect(w, r, "/faults", http.StatusSeeOther)
 	return nil
 }

@@ -91,6 +91,8 @@ func (l *Lesson) serveStampede(w http.ResponseWriter, r *http.Request) error {
 			}
 			res.Explain = p.Explain
 			d.Results = append(d.Results, res)
+			l.kit.RecordLab(r, "stampede", p.Name, map[string]float64{"n": float64(d.N), "instances": float64(d.Instances),
+				"loads": float64(res.Loads), "max_ms": res.MaxMS})
 			d.MaxMS = max(d.MaxMS, res.MaxMS)
 		}
 	}

@@ -35,6 +35,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -90,7 +91,17 @@ type Lesson struct {
 	// flight merges concurrent misses for one city in one mode into a
 	// single upstream call.
 	flight singleflight.Group
+	// down makes the simulated upstream answer 503 to every call.
+	down atomic.Bool
 }
+
+// SetUpstreamDown takes the simulated upstream down (every call answers
+// 503, as ?fail=1 does) or brings it back up. It acts on this server's own
+// /upstream/weather only, not on a WEATHER_UPSTREAM_URL service.
+func (l *Lesson) SetUpstreamDown(down bool) { l.down.Store(down) }
+
+// UpstreamDown reports whether the simulated upstream is down.
+func (l *Lesson) UpstreamDown() bool { return l.down.Load() }
 
 // New returns the lesson for cfg.
 func New(cfg Config) *Lesson {

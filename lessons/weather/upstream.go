@@ -72,6 +72,10 @@ func (l *Lesson) serveUpstream(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "simulated outage (fail=1)")
 		return
 	}
+	if l.down.Load() {
+		fail(http.StatusServiceUnavailable, "simulated outage (switched off on the teacher page)")
+		return
+	}
 	// An unknown city takes as long to answer as a known one: the
 	// service had to look.
 	if !known {
