@@ -32,6 +32,7 @@ var lessonPages = []struct{ page, url string }{
 	{"invalidation", "/invalidation"},
 	{"product-new", "/products/new"},
 	{"category", "/categories/books"},
+	{"loadtest", "/loadtest"},
 }
 
 // notLessons are the templates that are not lesson pages, so have no panel.
