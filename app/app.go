@@ -32,10 +32,12 @@ import (
 	"cacheworkshop/lessons/instances"
 	"cacheworkshop/lessons/invalidation"
 	"cacheworkshop/lessons/labs"
+	"cacheworkshop/lessons/loadtest"
 	"cacheworkshop/lessons/proxycache"
 	"cacheworkshop/lessons/stats"
 	"cacheworkshop/lessons/teacher"
 	"cacheworkshop/lessons/weather"
+	"cacheworkshop/metrics"
 	"cacheworkshop/models"
 	"cacheworkshop/seed"
 )
@@ -145,6 +147,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, hooks ...redis.Hook)
 			teacher.New(teacher.Config{Addr: cfg.Addr, Weather: weatherLesson}),
 			account.New(),
 			eviction.New(),
+			metrics.New(),
+			loadtest.New(),
 		},
 	})
 	if err != nil {

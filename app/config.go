@@ -99,7 +99,7 @@ func ParseConfig(args []string) (Config, error) {
 	fs.StringVar(&wms, "weather-latency-ms", env("WEATHER_LATENCY_MS", strconv.Itoa(int(c.WeatherLatency.Milliseconds()))), "latency of the simulated upstream weather service, in ms (env WEATHER_LATENCY_MS)")
 	fs.StringVar(&wttl, "weather-ttl", env("WEATHER_TTL", c.WeatherTTL.String()), "how long a city's weather is cached (env WEATHER_TTL)")
 	fs.StringVar(&c.WeatherURL, "weather-upstream-url", env("WEATHER_UPSTREAM_URL", ""), "weather service URL; empty means this server's own /upstream/weather (env WEATHER_UPSTREAM_URL)")
-	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches and reset the catalogue (env ADMIN_TOKEN)")
+	fs.StringVar(&c.AdminToken, "admin-token", env("ADMIN_TOKEN", ""), "if set, required to clear caches, flip fault switches, reset the catalogue, use the teacher controls, start a load test and scrape /metrics (env ADMIN_TOKEN)")
 	fs.StringVar(&c.Instance, "instance", env("INSTANCE", ""), "this process's name in the X-Instance header and on /instances; default host name:port (env INSTANCE)")
 	fs.StringVar(&hosts, "allowed-hosts", env("ALLOWED_HOSTS", ""), "more host names to answer to, comma-separated, besides localhost, IP addresses and the -addr name; others get 400 (env ALLOWED_HOSTS)")
 	fs.BoolVar(&c.EditAdmin, "edit-requires-admin", envBool("EDIT_REQUIRES_ADMIN"), "product edits, creates and deletes need the admin token too (env EDIT_REQUIRES_ADMIN=1)")

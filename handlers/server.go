@@ -80,6 +80,13 @@ type Lesson interface {
 	Register(r chi.Router, k *Kit)
 }
 
+// Observer is a Lesson that also wraps every request of the lessons'
+// group, inside withMode, so it sees the mode, the trace and the matched
+// route (the metrics package counts and times requests with it).
+type Observer interface {
+	Observe(next http.Handler) http.Handler
+}
+
 // Runner is a lesson with background work (announcing this instance,
 // listening on a channel): the app runs it until shutdown.
 type Runner interface {
@@ -219,6 +226,11 @@ func (s *Server) routes() http.Handler {
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.withMode, s.countResponses, s.withEvents)
+		for _, l := range s.cfg.Lessons {
+			if o, ok := l.(Observer); ok {
+				r.Use(o.Observe)
+			}
+		}
 		s.catalogueRoutes(r)
 		for _, l := range s.cfg.Lessons {
 			l.Register(r, s.kit)

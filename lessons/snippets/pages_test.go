@@ -34,6 +34,7 @@ var lessonPages = []struct{ page, url string }{
 	{"category", "/categories/books"},
 	{"account", "/account"},
 	{"eviction", "/eviction"},
+	{"loadtest", "/loadtest"},
 }
 
 // notLessons are the templates that are not lesson pages, so have no panel.
