@@ -80,6 +80,12 @@ func TestScreenshots(t *testing.T) {
 			tb.do("open the panel", chromedp.Click(chromedp.CSS("details.code-panel > summary"), chromedp.NodeVisible))
 		}, "details.code-panel"},
 		{"teacher", "/teacher", nil, ""},
+		{"invalidation", "/invalidation?cache=redis", nil, ""},
+		{"account", "/account", nil, ""},
+		{"eviction", "/eviction", nil, ""},
+		{"loadtest", "/loadtest", nil, ""},
+		{"instances", "/instances", nil, ""},
+		{"proxy-cache", "/proxy-cache", nil, ""},
 	}
 	warm(t, srv.URL, "/products/42", "memory")
 	for _, s := range shots {
