@@ -30,7 +30,7 @@ test: vet
 	@command -v redis-cli >/dev/null 2>&1 || echo "make test: Redis Cluster tests will be SKIPPED (redis-cli, from apt-get install redis-server)"
 	@command -v chromium >/dev/null 2>&1 || echo "make test: browser tests will be SKIPPED (apt-get install chromium)"
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || echo "make test: nginx tests will be SKIPPED (apt-get install nginx)"
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
