@@ -368,7 +368,7 @@ func testEditEveryMode(t *testing.T, br *browser) {
 				tb.open("/products/"+id+"?cache="+m, http.StatusOK)
 				// The redirect after saving already loaded (and cached) the
 				// detail page in the editing mode.
-				want := map[string]string{"none": "BYPASS", "memory": "MISS", "redis": "MISS"}[m]
+				want := map[string]string{"none": "BYPASS", "memory": "MISS", "redis": "MISS", "tiered": "MISS"}[m]
 				if m == e.mode && m != "none" {
 					want = "HIT"
 				}
@@ -386,7 +386,7 @@ func testEditEveryMode(t *testing.T, br *browser) {
 				}
 
 				tb.open("/products?cache="+m, http.StatusOK)
-				want = map[string]string{"none": "BYPASS", "memory": "MISS", "redis": "MISS"}[m]
+				want = map[string]string{"none": "BYPASS", "memory": "MISS", "redis": "MISS", "tiered": "MISS"}[m]
 				if got := tb.outcome(); got != want {
 					t.Errorf("list in %s: got outcome %v, want %v", m, got, want)
 				}

@@ -227,13 +227,15 @@ func exerciseWalks() map[string]func(t *testing.T, tb *tab, links []string) {
 		"failure": func(t *testing.T, tb *tab, links []string) {
 			need(t, links, 3)
 			tb.open(links[0], http.StatusOK)
-			tb.click(`button[value="fail-on"]`, http.StatusOK)
+			// The faults page flips its switches in place (fetch, no
+			// navigation): click, then give the request a moment.
+			tb.do("make Redis calls fail", chromedp.Click(chromedp.CSS(`button[value="fail-on"]`), chromedp.NodeVisible), chromedp.Sleep(time.Second))
 			tb.open(links[1], http.StatusOK)
 			if got := tb.outcome(); got != "ERROR" {
 				t.Errorf("a Redis-mode page with Redis failing: got %v, want ERROR", got)
 			}
 			tb.open(links[2], http.StatusOK)
-			tb.click(`button[value="reset"]`, http.StatusOK)
+			tb.do("reset the switches", chromedp.Click(chromedp.CSS(`button[value="reset"]`), chromedp.NodeVisible), chromedp.Sleep(time.Second))
 		},
 		"stats": func(t *testing.T, tb *tab, links []string) {
 			need(t, links, 1)

@@ -7,7 +7,7 @@
   function cssColour(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
-  var colors = { none: cssColour("--none"), memory: cssColour("--memory"), redis: cssColour("--redis") };
+  var colors = { none: cssColour("--none"), memory: cssColour("--memory"), redis: cssColour("--redis"), tiered: cssColour("--tiered") };
   var hasChart = typeof Chart !== "undefined";
 
   // The server's table is the source of truth; the chart only redraws it:

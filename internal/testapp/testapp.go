@@ -44,6 +44,9 @@ func New(t testing.TB, opts ...func(*app.Config)) *App {
 	cfg.SlowQuery = 0
 	cfg.MemoryBytes = 32 << 20
 	cfg.WeatherLatency = 20 * time.Millisecond
+	// A fixed name: the default (host name and the unused default port)
+	// would put "8080" on every page.
+	cfg.Instance = "test"
 	for _, o := range opts {
 		o(&cfg)
 	}
