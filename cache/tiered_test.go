@@ -62,12 +62,7 @@ func TestTieredAcrossInstances(t *testing.T) {
 func TestTieredFillKeepsRedisStamp(t *testing.T) {
 	ctx := context.Background()
 	srv := testredis.Start(t)
-	c, err := cache.NewRedisClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	rc := cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "fill:"})
+	rc := newRedis(t, srv, "fill:")
 	mem := cache.NewMemory(cache.MemoryConfig{})
 	storeKey(t, ctx, rc, "tiered:page", "old")
 	// Memory has applied change 1; Redis has not been told yet.
@@ -88,12 +83,7 @@ func TestTieredFillKeepsRedisStamp(t *testing.T) {
 func TestTieredPlainFillTTL(t *testing.T) {
 	ctx := context.Background()
 	srv := testredis.Start(t)
-	c, err := cache.NewRedisClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	rc := cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "ttl:"})
+	rc := newRedis(t, srv, "ttl:")
 	mem := cache.NewMemory(cache.MemoryConfig{DefaultTTL: time.Hour})
 	if err := rc.Set(ctx, "tiered:k", []byte("v"), 300*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -118,12 +108,7 @@ func TestTieredPlainFillTTL(t *testing.T) {
 func TestTieredRedisDown(t *testing.T) {
 	ctx := context.Background()
 	srv := testredis.Start(t)
-	c, err := cache.NewRedisClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	tc := &cache.Tiered{Front: cache.NewMemory(cache.MemoryConfig{}), Back: cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "down:"})}
+	tc := &cache.Tiered{Front: cache.NewMemory(cache.MemoryConfig{}), Back: newRedis(t, srv, "down:")}
 	store(t, ctx, tc, "v")
 	srv.Stop()
 	if got, err := read(ctx, tc); got != "v" || err != nil {
@@ -160,12 +145,7 @@ func storeKey(t *testing.T, ctx context.Context, c cache.Cache, key, body string
 func TestTieredOwnKeys(t *testing.T) {
 	ctx := context.Background()
 	srv := testredis.Start(t)
-	c, err := cache.NewRedisClient(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	rc := cache.NewRedis(cache.RedisConfig{Client: c, Prefix: "own:"})
+	rc := newRedis(t, srv, "own:")
 	mem := cache.NewMemory(cache.MemoryConfig{})
 	store(t, ctx, mem, "memory mode's page")
 	store(t, ctx, rc, "Redis mode's page")
