@@ -256,11 +256,16 @@ func bench(ctx context.Context, o options, p *progress) error {
 	if slotStart < 0 || slotEnd < slotStart {
 		return fmt.Errorf("GET %s: no request bar found in the memory hit's body", listPath)
 	}
-	rawHit, err := serve("rawhit", withAppSettings(w.main, rawHitHandler(lp.header, rawBody, slotStart, slotEnd)))
+	rawHit, err := serve("rawhit", withAppSettings(w.main, rawHitHandler(lp.header, rawBody, slotStart, slotEnd, 0)))
 	if err != nil {
 		return err
 	}
 	defer rawHit.close()
+	rawHitWork, err := serve("rawhit-work", withAppSettings(w.main, rawHitHandler(lp.header, rawBody, slotStart, slotEnd, floorWork)))
+	if err != nil {
+		return err
+	}
+	defer rawHitWork.close()
 
 	nginxAddr, noNginx := "", ""
 	if px, err := startNginx(tmp, mainSrv.addr); err != nil {
@@ -269,7 +274,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 		defer px.stop()
 		nginxAddr = px.addr
 	}
-	rows := plan(mainSrv.addr, slowSrv.addr, fragSrv.addr, raw.addr, rawGet.addr, rawHit.addr, rs.label, nginxAddr, noNginx)
+	rows := plan(mainSrv.addr, slowSrv.addr, fragSrv.addr, raw.addr, rawGet.addr, rawHit.addr, rawHitWork.addr, rs.label, nginxAddr, noNginx)
 	if err := selectRows(rows, o.only); err != nil {
 		return err
 	}

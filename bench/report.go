@@ -152,6 +152,10 @@ func (rep *report) markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | ≥ %s | %s |\n", t.name, t.measured(), strconv.FormatFloat(t.min, 'f', -1, 64), t.met())
 	}
 	b.WriteString("\n")
+	if floor, worked := rep.rps("rawhit"), rep.rps("rawhit-work"); floor > 0 && worked > 0 {
+		fmt.Fprintf(&b, "How much per-request work these ratios leave room for, on this machine: the floor after %s of CPU work (a busy loop, sized before the load) ran at **%.2f** × the floor in this run.\n\n",
+			floorWork, worked/floor)
+	}
 
 	var fails []string
 	for _, r := range rep.rows {

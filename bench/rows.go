@@ -18,6 +18,12 @@ const (
 	apiPath    = "/api/products"
 )
 
+// floorWork is the CPU work of the floor's calibration row: about what a
+// memory hit's own work (routing, mode, trace, lookup, bar, metrics) takes
+// in BenchmarkListPage/memory, so that row shows what work of that size
+// costs against the floor on this machine.
+const floorWork = 10 * time.Microsecond
+
 // row is one line of the table.
 type row struct {
 	id    string // stable key used by the targets section
@@ -55,12 +61,14 @@ type row struct {
 
 // plan lists the rows. nginx is the proxy's address, or "" with noNginx
 // saying why there is none.
-func plan(app, slowApp, fragApp, raw, rawGet, rawHit, redisLabel, nginx, noNginx string) []*row {
+func plan(app, slowApp, fragApp, raw, rawGet, rawHit, rawHitWork, redisLabel, nginx, noNginx string) []*row {
 	rows := []*row{
 		{id: "raw", group: "raw", name: "raw net/http handler, fixed bytes", mode: "—",
 			t: target{addr: raw, path: "/"}},
 		{id: "rawhit", group: "raw", name: "raw handler sending a memory hit's headers, bar spliced in", mode: "—",
 			t: target{addr: rawHit, path: "/", wantXCache: "HIT", wantMode: "memory"}},
+		{id: "rawhit-work", group: "raw", name: "the same, after " + floorWork.String() + " of CPU work (a busy loop)", mode: "—",
+			t: target{addr: rawHitWork, path: "/", wantXCache: "HIT", wantMode: "memory"}},
 		{id: "rawget", group: "raw", name: "raw handler + one go-redis GET of the same bytes", mode: redisLabel,
 			t: target{addr: rawGet, path: "/"}, vsRawGet: true},
 	}

@@ -213,7 +213,13 @@ func rawHandler(body []byte) http.Handler {
 // real response spliced back in through a pooled buffer, as the workshop's
 // writer does. No routing, no lookup, no trace, no formatting: what a hit
 // costs beyond this row is the workshop's own work.
-func rawHitHandler(hdr http.Header, body []byte, slotStart, slotEnd int) http.Handler {
+//
+// work, when not zero, is CPU work the handler does first (a busy loop
+// sized before the load, on an idle machine): the row built with it says
+// what that much per-request work costs on this machine, so a hit's ratio
+// to the floor can be read as microseconds of work.
+func rawHitHandler(hdr http.Header, body []byte, slotStart, slotEnd int, work time.Duration) http.Handler {
+	spins := spinsFor(work)
 	shared := make(map[string][]string, len(hdr))
 	for k, v := range hdr {
 		if k != "Date" && k != "Content-Length" {
@@ -224,6 +230,7 @@ func rawHitHandler(hdr http.Header, body []byte, slotStart, slotEnd int) http.Ha
 	prefix, slot, suffix := body[:slotStart], body[slotStart:slotEnd], body[slotEnd:]
 	bufs := sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		spin(spins)
 		h := w.Header()
 		for k, v := range shared {
 			h[k] = v
@@ -304,4 +311,34 @@ func vmRSS(pid string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%s/status", pid)
+}
+
+// spinSink keeps the busy loop's result alive, so the compiler cannot drop
+// the loop.
+var spinSink atomic.Uint64
+
+// spin does n rounds of arithmetic that cannot be skipped.
+func spin(n int) {
+	x := uint64(n)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	spinSink.Store(x)
+}
+
+// spinsFor is how many spin rounds take d on this machine now, measured
+// over 20 ms (the fastest of five runs, so a busy moment does not inflate
+// it).
+func spinsFor(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	const n = 2_000_000
+	best := time.Duration(1<<63 - 1)
+	for range 5 {
+		t0 := time.Now()
+		spin(n)
+		best = min(best, time.Since(t0))
+	}
+	return int(float64(n) * float64(d) / float64(max(best, 1)))
 }

@@ -163,9 +163,9 @@ func (m *Metrics) Observe(next http.Handler) http.Handler {
 		t0 := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		for _, l := range trace.From(r.Context()).Snapshot().Lookups {
-			m.lookups.get(lookupKey{l.Layer, l.Backend, l.Outcome}).Inc()
-		}
+		trace.From(r.Context()).Count(func(layer, backend, outcome string) {
+			m.lookups.get(lookupKey{layer, backend, outcome}).Inc()
+		})
 		key := requestKey{route: routePattern(r), mode: cache.ModeFrom(r.Context()).String(), code: statusClass(sw.status)}
 		m.requests.get(key).Observe(time.Since(t0).Seconds())
 	})

@@ -135,6 +135,21 @@ func (t *Trace) Snapshot() Snapshot {
 	return Snapshot{Summary: t.summaryLocked(), Lookups: append([]Lookup(nil), t.lookups...)}
 }
 
+// Count calls f with each lookup's layer, backend and outcome, under the
+// trace's lock: what a metric counts, without copying the lookups as
+// Snapshot does. f must not use the trace.
+func (t *Trace) Count(f func(layer, backend, outcome string)) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range t.lookups {
+		l := &t.lookups[i]
+		f(l.Layer, l.Backend, l.Outcome)
+	}
+}
+
 // Summary returns the figures so far, with Total measured now.
 func (t *Trace) Summary() Summary {
 	if t == nil {
