@@ -18,10 +18,11 @@ const (
 	apiPath    = "/api/products"
 )
 
-// floorWork is the CPU work of the floor's calibration row: about what a
-// memory hit's own work (routing, mode, trace, lookup, bar, metrics) takes
-// in BenchmarkListPage/memory, so that row shows what work of that size
-// costs against the floor on this machine.
+// floorWork is the CPU work of the floor's calibration row, timed on the
+// idle machine before the load. Its ratio to the floor says what that
+// much per-request work costs under load here, where the server, the
+// load generator and the kernel share two CPUs: a hit's ratio to the
+// floor reads as microseconds of work beyond it.
 const floorWork = 10 * time.Microsecond
 
 // row is one line of the table.

@@ -198,9 +198,9 @@ func (s *Server) withEvents(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		s.events.Record(id, requestEvent(r, sw.status, w.Header().Get("X-Cache"), trace.From(r.Context()).Snapshot()))
+		s.events.Record(id, requestEvent(r, sw.Status(), w.Header().Get("X-Cache"), trace.From(r.Context()).Snapshot()))
 	})
 }
 
@@ -271,35 +271,45 @@ func (ev *Event) addFrag(l trace.Lookup) {
 	}
 }
 
-// statusWriter remembers the status a handler sent.
-type statusWriter struct {
+// StatusWriter remembers the status a handler sent, for middleware that
+// reports it after the handler (the exercises' events, the metrics). 1xx
+// responses are not the final status, and a body or a flush without
+// WriteHeader is a 200, as net/http sends it.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+// Status is the status sent so far, or 0 when nothing was written (net/http
+// then sends a 200).
+func (w *StatusWriter) Status() int { return w.status }
+
+// WriteHeader implements http.ResponseWriter.
+func (w *StatusWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+// Write implements http.ResponseWriter.
+func (w *StatusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
 
-// Flush implements http.Flusher.
-func (w *statusWriter) Flush() {
+// Flush implements http.Flusher, for streamed responses (server-sent
+// events).
+func (w *StatusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		if w.status == 0 {
-			w.status = http.StatusOK
-		}
 		f.Flush()
 	}
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -36,7 +36,7 @@ type modeCounters struct {
 // errors included.
 func (s *Server) instanceHeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Instance", s.cfg.Instance)
+		w.Header()["X-Instance"] = []string{s.cfg.Instance} // canonical name: see page.Write
 		next.ServeHTTP(w, r)
 	})
 }

@@ -161,12 +161,12 @@ func fromLoopback(r *http.Request) bool {
 func (m *Metrics) Observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &handlers.StatusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		trace.From(r.Context()).Count(func(layer, backend, outcome string) {
 			m.lookups.get(lookupKey{layer, backend, outcome}).Inc()
 		})
-		key := requestKey{route: routePattern(r), mode: cache.ModeFrom(r.Context()).String(), code: statusClass(sw.status)}
+		key := requestKey{route: routePattern(r), mode: cache.ModeFrom(r.Context()).String(), code: statusClass(sw.Status())}
 		m.requests.get(key).Observe(time.Since(t0).Seconds())
 	})
 }
@@ -195,40 +195,6 @@ func statusClass(status int) string {
 }
 
 var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
-
-// statusWriter remembers the status the handler sent.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush implements http.Flusher, for streamed responses (server-sent
-// events).
-func (w *statusWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // bounded hands out one metric per label combination, at most limit of
 // them; later combinations share the overflow one. Reads take no lock.
