@@ -326,9 +326,9 @@ func spin(n int) {
 	spinSink.Store(x)
 }
 
-// spinsFor is how many spin rounds take d on this machine now, measured
-// over 20 ms (the fastest of five runs, so a busy moment does not inflate
-// it).
+// spinsFor is how many spin rounds take d on this machine now, timed over
+// two million rounds (the fastest of five tries, so a busy moment does not
+// inflate it).
 func spinsFor(d time.Duration) int {
 	if d <= 0 {
 		return 0

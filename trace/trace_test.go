@@ -78,3 +78,16 @@ func TestAppendMillis(t *testing.T) {
 		}
 	}
 }
+
+func TestCount(t *testing.T) {
+	tr := trace.New()
+	tr.Cache(trace.Lookup{Layer: "page", Backend: "memory", Key: "a", Outcome: trace.Hit})
+	tr.Cache(trace.Lookup{Layer: "frag", Backend: "redis", Key: "b", Outcome: trace.Miss})
+	var got []string
+	tr.Count(func(layer, backend, outcome string) { got = append(got, layer+"/"+backend+"/"+outcome) })
+	if want := []string{"page/memory/HIT", "frag/redis/MISS"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Count: got %v, want %v", got, want)
+	}
+	var nilTrace *trace.Trace
+	nilTrace.Count(func(string, string, string) { t.Error("Count on a nil trace called f") })
+}
