@@ -25,7 +25,7 @@ func loadAgainst(t *testing.T, h http.Handler, wantXCache, wantMode string, hit 
 		t.Fatal(err)
 	}
 	r.res = res
-	r.verify()
+	r.verify(4)
 	return r
 }
 
@@ -306,5 +306,42 @@ func TestArchTargets(t *testing.T) {
 		if m, ok := got[i].measured(), got[i].met(); m != w.measured || ok != w.met {
 			t.Errorf("%s: got %s, %s, want %s, %s", got[i].name, m, ok, w.measured, w.met)
 		}
+	}
+}
+
+// TestVerifyExpiries: a hit row whose entry may expire mid-run passes with
+// at most one MISS per connection per expiry, and only then.
+func TestVerifyExpiries(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		expires time.Duration
+		span    time.Duration
+		misses  int64
+		others  int64
+		wantOK  bool
+	}{
+		{"one rebuild seen by every connection", time.Minute, 30 * time.Second, 16, 0, true},
+		{"more misses than connections in one expiry", time.Minute, 30 * time.Second, 17, 0, false},
+		{"two expiries in a 70 s span", time.Minute, 70 * time.Second, 32, 0, true},
+		{"a row that cannot expire", 0, 30 * time.Second, 1, 0, false},
+		{"an error is never an expiry", time.Minute, 30 * time.Second, 1, 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := &loadResult{requests: 10000}
+			res.xcache[xcMiss] = tc.misses
+			res.xcache[xcOther] = tc.others
+			res.xcache[xcHit] = res.requests - tc.misses - tc.others
+			r := &row{name: "detail", mode: "memory hit", hit: true, expires: tc.expires,
+				firstWindow: start, lastWindow: start.Add(tc.span), res: res, t: target{wantXCache: "HIT"}}
+			r.verify(16)
+			if ok := len(r.problems) == 0; ok != tc.wantOK {
+				t.Errorf("verify: got problems %q, want ok=%v", r.problems, tc.wantOK)
+			}
+			if tc.wantOK && r.refills != tc.misses {
+				t.Errorf("refills: got %d, want %d", r.refills, tc.misses)
+			}
+		})
 	}
 }

@@ -336,12 +336,16 @@ func bench(ctx context.Context, o options, p *progress) error {
 			if !p.tty {
 				p.step(label)
 			}
+			if r.firstWindow.IsZero() {
+				r.firstWindow = time.Now()
+			}
 			res, err := runLoad(ctx, r.t, o.conns, warm, per, ctr, func(phase string, el, tot time.Duration, done int64) {
 				p.update(fmt.Sprintf("%s: %s %.1f/%.1fs, %d requests", label, phase, el.Seconds(), tot.Seconds(), done))
 			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", label, err)
 			}
+			r.lastWindow = time.Now()
 			if r.res == nil {
 				r.res = res
 			} else {
@@ -368,7 +372,7 @@ func bench(ctx context.Context, o options, p *progress) error {
 		}
 	}
 	for _, r := range live {
-		r.verify()
+		r.verify(o.conns)
 		res := r.res
 		fmt.Fprintf(p.w, "%s %s · %s: %s req/s, p50 %s, p99 %s, %s allocs/req%s\n", p.stamp(), r.name, r.mode, fmtRate(res.rps()),
 			fmtUS(res.hist.ValueAtQuantile(50)), fmtUS(res.hist.ValueAtQuantile(99)),

@@ -126,9 +126,14 @@ type Server struct {
 	categories sync.Map
 }
 
+// CategoryStatsTTL is how long the detail page's category sidebar is
+// kept: it is invalidated by time alone, on purpose (see detail.html), and
+// a detail page's entry expires with it.
+const CategoryStatsTTL = time.Minute
+
 // fragmentTTLs are per-fragment lifetimes; others use the page TTL.
 var fragmentTTLs = map[string]time.Duration{
-	"category-stats": time.Minute, // TTL-based on purpose: see detail.html
+	"category-stats": CategoryStatsTTL,
 	"site-nav":       time.Hour,
 	"site-footer":    time.Hour,
 }
