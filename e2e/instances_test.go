@@ -339,13 +339,27 @@ func TestInstancesResetNeverReusesVersions(t *testing.T) {
 			for _, pid := range []int64{id, other} {
 				for _, m := range modes {
 					u := fmt.Sprintf(p, pid) + "?cache=" + m
-					r := in.get(t, u)
-					et := r.Header.Get("ETag")
-					if et == "" {
-						t.Fatalf("%s %s: no ETag", in.name, u)
-					}
-					if r, _ := in.do(http.MethodGet, u, nil, "If-None-Match", et); r == nil || r.Status != http.StatusNotModified {
-						t.Fatalf("%s %s with its own ETag before the reset: want 304, got %v", in.name, u, r)
+					// In mode none the detail page is built on every
+					// request, sidebar included, and the sidebar says
+					// when it was computed to the second: a pair of
+					// requests across a second boundary rightly gets two
+					// ETags. Such a pair is tried again; any other
+					// mismatch fails.
+					var et string
+					for attempt := 1; ; attempt++ {
+						r := in.get(t, u)
+						et = r.Header.Get("ETag")
+						if et == "" {
+							t.Fatalf("%s %s: no ETag", in.name, u)
+						}
+						r2, _ := in.do(http.MethodGet, u, nil, "If-None-Match", et)
+						if r2 != nil && r2.Status == http.StatusNotModified {
+							break
+						}
+						if m == "none" && attempt < 3 && r2 != nil && r2.Status == http.StatusOK && r2.Header.Get("ETag") != et {
+							continue
+						}
+						t.Fatalf("%s %s with its own ETag before the reset: want 304, got %v", in.name, u, r2)
 					}
 					etags = append(etags, tagged{in, u, et})
 				}
