@@ -128,7 +128,15 @@ func TestEveryExerciseWalked(t *testing.T) {
 		}, "You sent ?per_page=5&page=4"},
 		{"memoize", func(l *learner) {
 			l.get("/benchmark?n=10")
-			l.get("/benchmark?n=30")
+			// As the exercise's hint says, a learner raises n until the
+			// Redis memo wins: where it does depends on the machine and
+			// its load (and on the race detector).
+			for _, n := range []string{"30", "32", "34", "35"} {
+				l.get("/benchmark?n=" + n)
+				if l.progress()["memoize"].Done {
+					return
+				}
+			}
 		}, "at n=10 naive recursion took"},
 		{"http-revalidation", func(l *learner) {
 			etag := l.get("/conditional-content").Header.Get("ETag")
