@@ -36,7 +36,7 @@ type modeCounters struct {
 // errors included.
 func (s *Server) instanceHeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header()["X-Instance"] = []string{s.cfg.Instance} // canonical name: see page.Write
+		w.Header().Set("X-Instance", s.cfg.Instance)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -55,7 +55,7 @@ func (s *Server) withMode(next http.Handler) http.Handler {
 				mode = m
 			}
 		}
-		w.Header()["X-Cache-Mode"] = []string{mode.String()} // canonical name: see page.Write
+		w.Header().Set("X-Cache-Mode", mode.String())
 		// The request's trace starts here, with the mode, in one copy of
 		// the request: routing before it takes well under a microsecond.
 		ctx := cache.WithMode(trace.NewContext(r.Context(), trace.New()), mode)
@@ -80,11 +80,9 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// setSecurityHeaders sets them by canonical name, as page.Write sets a
-// hit's headers and for the same reason.
 func setSecurityHeaders(h http.Header) {
-	h["Content-Security-Policy"] = []string{csp}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
