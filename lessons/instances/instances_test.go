@@ -12,7 +12,7 @@ import (
 )
 
 func TestInstancesPageListsItself(t *testing.T) {
-	a := testapp.New(t, func(c *app.Config) { c.Instance = "alpha" })
+	a := testapp.New(t, announce, func(c *app.Config) { c.Instance = "alpha" })
 	a.Get("/products/3?cache=memory")
 	a.Get("/products/3?cache=memory")
 	r := a.Get("/instances")
@@ -46,8 +46,8 @@ func TestInstancesPageListsItself(t *testing.T) {
 }
 
 func TestInstancesSeeEachOtherInRedis(t *testing.T) {
-	a := testapp.New(t, func(c *app.Config) { c.Instance = "one" })
-	testapp.New(t, func(c *app.Config) {
+	a := testapp.New(t, announce, func(c *app.Config) { c.Instance = "one" })
+	testapp.New(t, announce, func(c *app.Config) {
 		c.Instance = "two"
 		c.RedisURL = a.RedisServer.URL()
 		c.DatabasePath = a.Config.DatabasePath
@@ -66,7 +66,7 @@ func TestInstancesSeeEachOtherInRedis(t *testing.T) {
 }
 
 func TestDemoItemEditAndSwitch(t *testing.T) {
-	a := testapp.New(t)
+	a := testapp.New(t, announce)
 	var it struct {
 		Value   string `json:"value"`
 		Version int64  `json:"version"`
@@ -96,7 +96,7 @@ func TestDemoItemEditAndSwitch(t *testing.T) {
 }
 
 func TestInstancesBadInput(t *testing.T) {
-	a := testapp.New(t)
+	a := testapp.New(t, announce)
 	cases := []struct {
 		method, path string
 		form         url.Values
@@ -125,3 +125,7 @@ func TestInstancesBadInput(t *testing.T) {
 		t.Errorf("bad input changed the item: version %d, want 1", it.Version)
 	}
 }
+
+// announce turns on what testapp turns off: the instance announces itself
+// in Redis, as a real one does.
+func announce(c *app.Config) { c.NoAnnounce = false }

@@ -317,7 +317,7 @@ func TestNoCacheModeHasNothingToInvalidate(t *testing.T) {
 // problem, and the database, the lab's state and Redis are untouched.
 func TestBadInputChangesNothing(t *testing.T) {
 	// Silent: the instance's announcements would be writes of their own.
-	a := testapp.New(t, func(c *app.Config) { c.NoAnnounce = true })
+	a := testapp.New(t)
 	ctx := context.Background()
 	rdb := a.RedisServer.Client()
 	rowsBefore := allRows(t, a)
