@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -107,6 +108,24 @@ func kept(t *testing.T, a *testapp.App) apiRuns {
 
 // pageLookups is the server's own count of page-cache lookups by backend
 // and outcome, from /metrics.
+// settledLookups is pageLookups once the counters stop moving: the
+// metrics middleware counts a request's lookups after its response is
+// written, so a run's last response can reach the test just before its
+// lookup is counted.
+func settledLookups(t *testing.T, a *testapp.App) map[string]float64 {
+	t.Helper()
+	prev := pageLookups(t, a)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		cur := pageLookups(t, a)
+		if maps.Equal(cur, prev) {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
+}
+
 func pageLookups(t *testing.T, a *testapp.App) map[string]float64 {
 	t.Helper()
 	r := a.Get("/metrics")
@@ -212,7 +231,7 @@ func TestRunFigures(t *testing.T) {
 	before := pageLookups(t, a)
 	id := start(t, a, form("detail", "50", "1"))
 	evs := events(t, a, id, "")
-	after := pageLookups(t, a)
+	after := settledLookups(t, a)
 
 	if len(evs) < 5 || evs[0].Name != "run" || evs[len(evs)-1].Name != "done" {
 		t.Fatalf("stream: want run, progress..., done; got %d events: %+v", len(evs), evs)
@@ -328,7 +347,7 @@ func TestHitRatioUnderConcurrency(t *testing.T) {
 	before := pageLookups(t, a)
 	id := start(t, a, form("list-pages", "120", "8"))
 	events(t, a, id, "")
-	after := pageLookups(t, a)
+	after := settledLookups(t, a)
 	run := kept(t, a).Runs[0]
 	for _, m := range run.Modes {
 		if m.Done != 120 || m.Errors != 0 {
